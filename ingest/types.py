@@ -1,0 +1,88 @@
+"""Values that flow between the ingest stages.
+
+Each stage is a plain function `(input, ctx) -> output`; these dataclasses are the inputs and
+outputs, kept free of I/O so every stage can be tested on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+DocumentKind = Literal["pdf", "png", "jpeg", "tiff", "text", "markdown"]
+PageMethod = Literal["text", "ocr"]
+CleanupStatus = Literal["applied", "skipped", "rejected"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one upload may hold; enforced before any expensive work."""
+
+    max_bytes: int = 50 * 1024 * 1024
+    max_pages: int = 500
+    max_image_pixels: int = 60_000_000
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    """What the bytes are, decided by content rather than by file name."""
+
+    kind: DocumentKind
+    mime: str
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """One line of a PDF text layer with the font facts used to recover headings."""
+
+    text: str
+    font_size: float | None = None
+    bold: bool = False
+
+
+@dataclass
+class PageText:
+    """The raw text of one page and how it was obtained (1-based `page_no`)."""
+
+    page_no: int
+    method: PageMethod
+    text: str
+    lines: list[TextLine] = field(default_factory=list)
+    ocr_confidence: float | None = None
+    ocr_psm: int | None = None
+    rotation: int | None = None
+
+
+@dataclass
+class CleanPage:
+    """A page after cleanup: `text` is what gets chunked, `raw_text` is kept for audit."""
+
+    page_no: int
+    method: PageMethod
+    raw_text: str
+    text: str
+    cleanup: CleanupStatus
+    cleanup_reason: str | None = None
+    ocr_confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A section-aware piece of a document, sized in the embedder's own tokens.
+
+    `char_start`/`char_end` index into the document text made by joining the cleaned pages
+    with `PAGE_SEPARATOR`; `embed_text` is `text` prefixed with its section heading path.
+    """
+
+    ordinal: int
+    text: str
+    embed_text: str
+    section_path: tuple[str, ...]
+    page_start: int
+    page_end: int
+    char_start: int
+    char_end: int
+    token_count: int
+
+
+PAGE_SEPARATOR = "\n\n"
