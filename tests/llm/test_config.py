@@ -13,7 +13,7 @@ from pipelines.llm.config import build_providers, load_config, parse_config
 from pipelines.llm.errors import ConfigError
 from pipelines.llm.providers.extractive import ExtractiveProvider
 from pipelines.llm.router import Finished, Started
-from pipelines.llm.types import SourcePassage, TextDelta
+from pipelines.llm.types import Message, SourcePassage, TextDelta
 from tests.llm import scripted_openai as so
 from tests.llm.routing_support import MESSAGES, collect, router, tenant
 
@@ -62,9 +62,9 @@ async def test_offline_default_answers_extractively(engine: Engine) -> None:
     cfg = load_config(None, {})
     r = router(engine, cfg, {"extractive": ExtractiveProvider()})
     passages = (SourcePassage(1, "Revenue in 2023 was 5 million euros. The sky is blue."),)
-    events = await collect(r.stream("answer", tenant(), MESSAGES[:1] + (
-        MESSAGES[1].__class__("user", "Question: What was revenue in 2023?"),),
-        prompt="answer@v1", passages=passages))
+    question = Message("user", "Question: What was revenue in 2023?")
+    events = await collect(r.stream("answer", tenant(), (MESSAGES[0], question),
+                                    prompt="answer@v1", passages=passages))
     assert isinstance(events[0], Started) and events[0].served.extractive
     assert events[0].served.degraded  # answer wants mid; nothing else is configured
     text = "".join(e.text for e in events if isinstance(e, TextDelta))

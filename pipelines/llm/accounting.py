@@ -1,0 +1,152 @@
+"""Per-request bookkeeping of the router: budget reservations, ledger rows, breakers, metrics.
+
+One `CallState` follows a request through its attempts; the `Accountant` admits an attempt
+(reserve the estimate, claim the provider's breaker), books it (one ledger row with the actual
+cost, settled atomically against the reservation) and turns a request nobody served into the
+right error.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pipelines.llm.breaker import BreakerBoard
+from pipelines.llm.budget import Budget, Reservation
+from pipelines.llm.candidates import Candidate
+from pipelines.llm.errors import BudgetExceeded, LLMError, NoProviderAvailable, ProviderError
+from pipelines.llm.ledger import CallRecord, Ledger, Outcome
+from pipelines.llm.metrics import LLMMetrics
+from pipelines.llm.router_events import Attempt
+from pipelines.llm.tokens import count_messages, count_tokens
+from pipelines.llm.types import Message, Usage
+
+HOW_TO_CONFIGURE = (
+    "Configure a model: set OPENAI_API_KEY (plus OPENAI_BASE_URL for any OpenAI-compatible "
+    "server), or LECTERN_LOCAL_MODEL_PATH for a local GGUF model, or point LECTERN_CONFIG at a "
+    "TOML file (see docs/llm-config.md)."
+)
+
+
+@dataclass
+class CallState:
+    """What one routed request has done and spent so far."""
+
+    task: str
+    tenant: str
+    prompt: str
+    request_id: str
+    t0: float = field(default_factory=time.perf_counter)
+    attempts: list[Attempt] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    cost: float = 0.0
+    errors: list[ProviderError] = field(default_factory=list)
+    budget_refusal: BudgetExceeded | None = None
+    ttft_ms: int | None = None
+
+    def ms(self) -> int:
+        """Milliseconds since the request started."""
+        return int((time.perf_counter() - self.t0) * 1000)
+
+
+def counted_usage(cand: Candidate, msgs: Sequence[Message], got: list[str]) -> Usage:
+    """Usage counted locally (a broken stream, or a server that reports none)."""
+    if not got:
+        return Usage()
+    name = cand.model.model_name
+    return Usage(count_messages(msgs, name), count_tokens("".join(got), name))
+
+
+class Accountant:
+    """Admits and books attempts; shared by all requests of one Router."""
+
+    def __init__(self, budget: Budget, ledger: Ledger, metrics: LLMMetrics,
+                 breakers: BreakerBoard, *, allow_downgrade: bool) -> None:
+        self.budget = budget
+        self.ledger = ledger
+        self.metrics = metrics
+        self.breakers = breakers
+        self.allow_downgrade = allow_downgrade
+
+    async def admit(self, call: CallState, cand: Candidate) -> Reservation | None:
+        """Reserve the estimate and claim the breaker; None means skip this candidate.
+
+        Raises BudgetExceeded when the budget refuses and downgrading is not allowed."""
+        try:
+            reservation = await self.budget.reserve(call.tenant, cand.estimated_cost_usd)
+        except BudgetExceeded as exc:
+            self.metrics.budget_refusals.labels(call.task).inc()
+            call.budget_refusal = exc
+            if not self.allow_downgrade:
+                raise
+            return None
+        if not self.breakers.get(cand.model.provider).allow():
+            await self.budget.release(reservation)
+            return None
+        return reservation
+
+    async def book(self, call: CallState, cand: Candidate, reservation: Reservation,
+                   outcome: Outcome, usage: Usage, seconds: float, ttft: float | None,
+                   error: BaseException | None) -> None:
+        """Metrics, then the ledger row and settlement (which also drops the reservation)."""
+        m = cand.model
+        cost = m.cost_usd(usage.input_tokens, usage.output_tokens)
+        call.usage = Usage(call.usage.input_tokens + usage.input_tokens,
+                           call.usage.output_tokens + usage.output_tokens)
+        call.cost += cost
+        message = None if error is None else (str(error) or type(error).__name__)
+        call.attempts.append(Attempt(m.provider, m.id, outcome, cost, message))
+        self.metrics.attempt(provider=m.provider, model=m.id, task=call.task, outcome=outcome,
+                             seconds=seconds, ttft_s=ttft, input_tokens=usage.input_tokens,
+                             output_tokens=usage.output_tokens, cost_usd=cost)
+        if outcome == "ok":
+            self.breakers.get(m.provider).record_success()
+        # The settlement runs in a worker thread: it completes even if this task is cancelled.
+        await self.budget.settle(reservation, CallRecord(
+            request_id=call.request_id, tenant=call.tenant, task=call.task, provider=m.provider,
+            model=m.id, tier=m.tier, prompt_version=call.prompt, outcome=outcome,
+            attempt=len(call.attempts), input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens, cost_usd=cost, latency_ms=int(seconds * 1000),
+            ttft_ms=None if ttft is None else int(ttft * 1000), error=message))
+
+    async def fail(self, call: CallState, cand: Candidate, reservation: Reservation,
+                   error: ProviderError, usage: Usage, seconds: float, ttft: float | None,
+                   more: bool) -> None:
+        """Book a failed attempt; `more` says whether another candidate will take over."""
+        call.errors.append(error)
+        if error.retryable:
+            self.breakers.get(cand.model.provider).record_failure()
+        kind = str(error.details.get("kind") or error.status or "error")
+        self.metrics.error(provider=cand.model.provider, model=cand.model.id, task=call.task,
+                           kind=kind)
+        if more:
+            phase = "before_first_token" if ttft is None else "mid_stream"
+            self.metrics.fallbacks.labels(call.task, phase).inc()
+        await self.book(call, cand, reservation, "fallback" if more else "error", usage,
+                        seconds, ttft, error)
+
+    async def cache_hit(self, call: CallState, cand: Candidate) -> None:
+        """A replayed answer: one ledger row, cached, free."""
+        self.metrics.cache.labels(call.task, "hit").inc()
+        await self.ledger.record(CallRecord(
+            request_id=call.request_id, tenant=call.tenant, task=call.task,
+            provider=cand.model.provider, model=cand.model.id, tier=cand.model.tier,
+            prompt_version=call.prompt, outcome="ok", attempt=0, cached=True,
+            latency_ms=call.ms()))
+
+
+def exhausted(call: CallState) -> LLMError:
+    """The error for a request that no candidate served."""
+    if call.errors:
+        last = call.errors[-1]
+        tried = "; ".join(f"{a.provider}/{a.model}: {a.error}" for a in call.attempts)
+        return ProviderError(
+            f"all {len(call.attempts)} attempt(s) failed: {tried}", provider=last.provider,
+            model=last.model, status=last.status, retryable=last.retryable,
+            attempts=[a.__dict__ for a in call.attempts])
+    if call.budget_refusal is not None:
+        return call.budget_refusal
+    return NoProviderAvailable(
+        f"no healthy model could take task {call.task!r} right now (circuit breakers open "
+        f"or nothing eligible). {HOW_TO_CONFIGURE}", task=call.task)

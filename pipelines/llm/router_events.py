@@ -1,0 +1,106 @@
+"""What the router hands back: who served, stream events, whole completions, cache queries.
+
+The answer pipeline maps stream events onto SSE: `Started` → `meta` (then `sources`),
+`TextDelta` → `token`, `Failover` → a marker that a fallback model continues the answer,
+`Finished` → `usage` + `done`, `StreamFailed` → `error` (the partial text was already sent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pipelines.llm.errors import LLMError, ProviderError
+from pipelines.llm.ledger import Outcome
+from pipelines.llm.types import TextDelta, Usage
+
+
+@dataclass(frozen=True)
+class Served:
+    """Who is answering: for the SSE `meta` event and the stored answer."""
+
+    request_id: str
+    provider: str
+    model: str
+    tier: str
+    prompt: str
+    cached: bool = False
+    extractive: bool = False
+    degraded: bool = False  # below the task's min_tier (budget downgrade or all else failed)
+    structured: str = "none"
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class Attempt:
+    provider: str
+    model: str
+    outcome: Outcome
+    cost_usd: float
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Started:
+    """First item of a successful stream, sent just before the first token."""
+
+    served: Served
+
+
+@dataclass(frozen=True)
+class Failover:
+    """Mid-stream: `error` stopped the previous model; `served` continues after `kept_chars`."""
+
+    served: Served
+    error: ProviderError
+    kept_chars: int
+
+
+@dataclass(frozen=True)
+class Finished:
+    """Last item of a successful stream: totals over all attempts of this request."""
+
+    served: Served
+    text: str
+    usage: Usage
+    cost_usd: float
+    latency_ms: int
+    ttft_ms: int | None
+    finish_reason: str | None
+    attempts: tuple[Attempt, ...]
+
+
+@dataclass(frozen=True)
+class StreamFailed:
+    """Last item of a stream that broke after tokens were sent; `partial_text` was delivered."""
+
+    error: LLMError
+    partial_text: str
+    served: Served | None
+    cost_usd: float
+    attempts: tuple[Attempt, ...]
+
+
+
+
+@dataclass(frozen=True)
+class RoutedCompletion:
+    text: str
+    usage: Usage
+    served: Served
+    cost_usd: float
+    latency_ms: int
+    finish_reason: str | None
+    attempts: tuple[Attempt, ...]
+
+
+@dataclass(frozen=True)
+class CacheQuery:
+    """Ask the router to consult and fill the answer cache (answers only)."""
+
+    question: str
+    chunks: Sequence[tuple[str, str]]  # (chunk id, content hash)
+    ttl_s: float | None = None
+
+
+RouterEvent = Started | TextDelta | Failover | Finished | StreamFailed
