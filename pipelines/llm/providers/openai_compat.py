@@ -1,0 +1,242 @@
+"""Adapter for every OpenAI-compatible chat endpoint (OpenAI, Azure OpenAI, Groq, Ollama, vLLM,
+llama.cpp server, LM Studio) through the official `openai` SDK and its `base_url`.
+
+Why one adapter: these servers speak the same protocol and differ only in address, key and how
+much of structured output they support, which `structured_mode` selects. The SDK's own retries
+are off by default: retrying and failing over is the router's job, and it needs to see each
+failure as a `ProviderError` to do it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Literal
+
+import openai
+
+from pipelines.llm.errors import ConfigError, ProviderError
+from pipelines.llm.providers import is_retryable_status, retry_after_seconds, with_schema_in_system
+from pipelines.llm.tokens import count_messages, count_tokens
+from pipelines.llm.types import (
+    Capabilities,
+    ChatRequest,
+    Completion,
+    Message,
+    StreamEnd,
+    StreamItem,
+    TextDelta,
+    Usage,
+)
+
+StructuredMode = Literal["json_schema", "json_object", "tools", "none"]
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+# What a reply that is not the protocol's shape raises while the SDK or we read it.
+_MALFORMED = (ValueError, TypeError, AttributeError, KeyError, IndexError)
+
+
+class OpenAICompatProvider:
+    """A `ChatProvider` for one OpenAI-protocol endpoint.
+
+    `structured_mode` says how `ChatRequest.json_schema` is enforced: "json_schema" (strict
+    `response_format`), "json_object" (JSON mode plus the schema in the system message), "tools"
+    (a forced function call whose arguments are the reply) or "none" (the schema in the system
+    message only; the caller validates). Azure OpenAI: pass `azure_endpoint` and `api_version`
+    (the request's `model` is the deployment name). `api_key=None` sends a placeholder, for
+    local servers that ignore keys. Everything comes from arguments; note that the SDK itself
+    still falls back to OPENAI_ORG_ID / OPENAI_PROJECT_ID / OPENAI_CUSTOM_HEADERS when
+    `organization` / `project` / headers are not given.
+    """
+
+    def __init__(
+        self,
+        name: str = "openai",
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout_s: float = 60.0,
+        max_retries: int = 0,
+        structured_mode: StructuredMode = "json_schema",
+        extra_headers: Mapping[str, str] | None = None,
+        azure_endpoint: str | None = None,
+        api_version: str | None = None,
+        max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens",
+        local: bool = False,
+        organization: str | None = None,
+        project: str | None = None,
+    ) -> None:
+        if structured_mode not in ("json_schema", "json_object", "tools", "none"):
+            raise ConfigError(f"unknown structured_mode {structured_mode!r}", provider=name)
+        self.name = name
+        self.structured_mode: StructuredMode = structured_mode
+        self._timeout_s = timeout_s
+        self._max_tokens_param = max_tokens_param
+        self._local = local
+        key = api_key or "unused"
+        headers = dict(extra_headers or {})
+        self._client: openai.AsyncOpenAI
+        if azure_endpoint is not None:
+            if not api_version:
+                raise ConfigError("an Azure provider needs api_version", provider=name)
+            self._client = openai.AsyncAzureOpenAI(
+                azure_endpoint=azure_endpoint, api_version=api_version, api_key=key,
+                organization=organization, project=project, timeout=timeout_s,
+                max_retries=max_retries, default_headers=headers)
+        else:
+            self._client = openai.AsyncOpenAI(
+                base_url=base_url or OPENAI_BASE_URL, api_key=key, organization=organization,
+                project=project, timeout=timeout_s, max_retries=max_retries,
+                default_headers=headers)
+
+    def capabilities(self, model: str) -> Capabilities:
+        """Streaming, plus the configured structured-output mode."""
+        return Capabilities(streaming=True, structured=self.structured_mode, local=self._local)
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool (the composition root calls this at shutdown)."""
+        await self._client.close()
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        """One whole reply; the text is the tool arguments in "tools" mode."""
+        params = self._params(request, stream=False)
+        try:
+            response = await self._client.chat.completions.create(**params)
+        except openai.OpenAIError as exc:
+            raise self._error(exc, request, started=False) from exc
+        except _MALFORMED as exc:
+            raise self._malformed(exc, request, started=False) from exc
+        try:
+            choice = response.choices[0]
+            calls = choice.message.tool_calls or []
+            tool_args = [c.function.arguments for c in calls if c.type == "function"]
+            text = tool_args[0] if tool_args else (choice.message.content or "")
+            finish = choice.finish_reason
+            usage = response.usage
+        except _MALFORMED as exc:
+            raise self._malformed(exc, request, started=False) from exc
+        if usage is not None:
+            return Completion(text, Usage(usage.prompt_tokens, usage.completion_tokens), finish)
+        return Completion(text, await self._estimate(params, text, request.model), finish)
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        """Text pieces as they arrive, then usage (estimated if the server sent none)."""
+        params = self._params(request, stream=True)
+        started = False
+        usage: Usage | None = None
+        finish: str | None = None
+        parts: list[str] = []
+        try:
+            sdk_stream = await self._client.chat.completions.create(**params)
+            async with sdk_stream:
+                async for chunk in sdk_stream:
+                    if chunk.usage is not None:
+                        usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                    for choice in chunk.choices or []:
+                        if choice.index != 0:
+                            continue
+                        piece = _delta_text(choice.delta)
+                        finish = choice.finish_reason or finish
+                        if piece:
+                            started = True
+                            parts.append(piece)
+                            yield TextDelta(piece)
+        except openai.OpenAIError as exc:
+            raise self._error(exc, request, started=started) from exc
+        except _MALFORMED as exc:
+            raise self._malformed(exc, request, started=started) from exc
+        if usage is None:
+            usage = await self._estimate(params, "".join(parts), request.model)
+        yield StreamEnd(usage, finish)
+
+    def _params(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
+        messages = request.messages
+        params: dict[str, Any] = {"model": request.model, "temperature": request.temperature,
+                                  "timeout": request.timeout_s or self._timeout_s}
+        if request.max_tokens is not None:
+            params[self._max_tokens_param] = request.max_tokens
+        if request.json_schema is not None:
+            name = re.sub(r"[^A-Za-z0-9_-]", "_", request.schema_name)[:64] or "output"
+            mode = self.structured_mode
+            if mode == "json_schema":
+                params["response_format"] = {"type": "json_schema", "json_schema": {
+                    "name": name, "schema": request.json_schema, "strict": True}}
+            elif mode == "tools":
+                params["tools"] = [{"type": "function", "function": {
+                    "name": name, "description": "Give the result as this function's arguments.",
+                    "parameters": request.json_schema}}]
+                params["tool_choice"] = {"type": "function", "function": {"name": name}}
+            else:
+                messages = with_schema_in_system(request)
+                if mode == "json_object":
+                    params["response_format"] = {"type": "json_object"}
+        params["messages"] = [{"role": m.role, "content": m.content} for m in messages]
+        if stream:
+            params["stream"] = True
+            params["stream_options"] = {"include_usage": True}
+        return params
+
+    async def _estimate(self, params: dict[str, Any], text: str, model: str) -> Usage:
+        """Usage counted locally, for servers that report none (the first count loads the
+        tokenizer tables, so it runs off the event loop)."""
+        messages = [Message(m["role"], m["content"]) for m in params["messages"]]
+        return await asyncio.to_thread(
+            lambda: Usage(count_messages(messages, model), count_tokens(text, model)))
+
+    def _error(self, exc: openai.OpenAIError, request: ChatRequest, *, started: bool
+               ) -> ProviderError:
+        """Translate an SDK exception: 429/5xx/timeouts/connection errors are retryable."""
+        if isinstance(exc, openai.APIResponseValidationError):
+            return self._malformed(exc, request, started=started)
+        status: int | None = None
+        retry_after: float | None = None
+        if isinstance(exc, openai.APITimeoutError):
+            kind, retryable = "timeout", True
+        elif isinstance(exc, openai.APIConnectionError):
+            kind, retryable = "connection", True
+        elif isinstance(exc, openai.APIStatusError):
+            status = exc.status_code
+            kind, retryable = "status", is_retryable_status(status)
+            retry_after = retry_after_seconds(exc.response.headers)
+        elif isinstance(exc, openai.APIError):  # an error event inside the stream
+            kind, retryable = "stream_error", True
+        else:
+            kind, retryable = "client", False
+        return ProviderError(
+            f"{self.name}: {kind} error from model {request.model!r}: {exc}",
+            provider=self.name, model=request.model, status=status, retryable=retryable,
+            before_first_token=not started, kind=kind, retry_after_s=retry_after)
+
+    def _malformed(self, exc: Exception, request: ChatRequest, *, started: bool
+                   ) -> ProviderError:
+        return ProviderError(
+            f"{self.name}: malformed reply from model {request.model!r}: {exc}",
+            provider=self.name, model=request.model, retryable=True,
+            before_first_token=not started, kind="malformed")
+
+
+def _delta_text(delta: Any) -> str:
+    """The text a streamed delta adds: content, or the forced tool call's argument piece."""
+    if delta is None:
+        return ""
+    calls = getattr(delta, "tool_calls", None) or []
+    pieces = [c.function.arguments for c in calls if c.index == 0 and c.function is not None]
+    if pieces:
+        return "".join(p for p in pieces if p)
+    content = delta.content
+    if content is not None and not isinstance(content, str):
+        raise TypeError(f"delta content is {type(content).__name__}, not text")
+    return content or ""
+
+
+def azure_provider(name: str = "azure", *, azure_endpoint: str | None = None,
+                   base_url: str | None = None, api_version: str | None = None,
+                   **options: Any) -> OpenAICompatProvider:
+    """An Azure OpenAI provider (the registry's "azure" kind). The resource endpoint comes as
+    `azure_endpoint` or `base_url`; the request's `model` is the deployment name."""
+    endpoint = azure_endpoint or base_url
+    if not endpoint or not api_version:
+        raise ConfigError("an Azure provider needs base_url (the resource endpoint) and "
+                          "api_version", provider=name)
+    return OpenAICompatProvider(name, azure_endpoint=endpoint, api_version=api_version,
+                                **options)
