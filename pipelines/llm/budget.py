@@ -20,7 +20,7 @@ from sqlalchemy import cast as sql_cast
 from pipelines.llm.config import BudgetConfig
 from pipelines.llm.errors import BudgetExceeded
 from pipelines.llm.ledger import CallRecord, Ledger, UsageRow
-from pipelines.llm.tables import LLMBudgetReservation
+from pipelines.llm.tables import LLMBudgetReservation, LLMCall
 
 _EPSILON = 1e-9
 
@@ -65,34 +65,38 @@ class Budget:
     def limit_for(self, tenant: str) -> float | None:
         return self.config.limit_for(tenant)
 
-    def _status(self, conn: Connection, tenant: str) -> BudgetStatus:
-        fresh_after = func.now() - timedelta(seconds=self.config.stale_reservation_s)
-        spent = self.ledger.spent_since(conn, tenant, _utc_day_start())
-        reserved = float(
-            conn.execute(
-                select(func.coalesce(func.sum(LLMBudgetReservation.amount_usd), 0)).where(
-                    LLMBudgetReservation.tenant_id == tenant,
-                    LLMBudgetReservation.created_at > fresh_after,
-                )
-            ).scalar_one()
-        )
+    def _status(self, conn: Connection, tenant: str, *, purge: bool = False) -> BudgetStatus:
+        """Spent today and held by fresh reservations, in one round trip (optionally deleting
+        the tenant's stale reservations in the same statement)."""
+        cutoff = func.now() - timedelta(seconds=self.config.stale_reservation_s)
+        spent = select(func.coalesce(func.sum(LLMCall.cost_usd), 0)).where(
+            LLMCall.tenant_id == tenant, LLMCall.created_at >= _utc_day_start())
+        held = select(func.coalesce(func.sum(LLMBudgetReservation.amount_usd), 0)).where(
+            LLMBudgetReservation.tenant_id == tenant, LLMBudgetReservation.created_at > cutoff)
+        stmt = select(spent.scalar_subquery(), held.scalar_subquery())
+        if purge:
+            stmt = stmt.add_cte(delete(LLMBudgetReservation).where(
+                LLMBudgetReservation.tenant_id == tenant,
+                LLMBudgetReservation.created_at <= cutoff,
+            ).cte("purged"))
+        spent_usd, held_usd = (float(v) for v in conn.execute(stmt).one())
         limit = self.limit_for(tenant)
-        remaining = None if limit is None else max(0.0, limit - spent - reserved)
-        return BudgetStatus(tenant, limit, spent, reserved, remaining)
+        remaining = None if limit is None else max(0.0, limit - spent_usd - held_usd)
+        return BudgetStatus(tenant, limit, spent_usd, held_usd, remaining)
 
     def reserve_sync(self, tenant: str, amount_usd: float) -> Reservation:
         limit = self.limit_for(tenant)
         if limit is None or amount_usd <= 0:
             return Reservation(tenant, max(amount_usd, 0.0))
         with self.engine.begin() as conn:
-            conn.execute(select(func.pg_advisory_xact_lock(
-                func.hashtextextended("lectern.llm.budget:" + tenant, 0))))
-            conn.execute(delete(LLMBudgetReservation).where(
-                LLMBudgetReservation.tenant_id == tenant,
-                LLMBudgetReservation.created_at
-                <= func.now() - timedelta(seconds=self.config.stale_reservation_s),
+            # Serialise this tenant's reservations; a reservation lost in a database crash is
+            # harmless (it would go stale anyway), so its commit need not wait for the disk.
+            conn.execute(select(
+                func.set_config("synchronous_commit", "off", True),
+                func.pg_advisory_xact_lock(
+                    func.hashtextextended("lectern.llm.budget:" + tenant, 0)),
             ))
-            status = self._status(conn, tenant)
+            status = self._status(conn, tenant, purge=True)
             if status.spent_usd + status.reserved_usd + amount_usd > limit + _EPSILON:
                 raise BudgetExceeded(
                     f"daily LLM budget of ${limit:.2f} for tenant {tenant!r} cannot cover this "

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import aclosing
 from typing import Any
 
@@ -138,7 +138,7 @@ class Router:
         schema_name: str = "output",
         request_id: str | None = None,
         cache: CacheQuery | None = None,
-    ) -> AsyncIterator[RouterEvent]:
+    ) -> AsyncGenerator[RouterEvent, None]:
         """Stream a reply with failover: Started, TextDelta..., then Finished or StreamFailed.
 
         Raises (before yielding anything) NoProviderAvailable, BudgetExceeded or ProviderError

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine
 
+from pipelines.llm.breaker import BreakerBoard
 from pipelines.llm.errors import NoProviderAvailable, ProviderError
 from pipelines.llm.ledger import Ledger
 from pipelines.llm.providers.fake import FakeProvider, FakeStream
@@ -217,3 +218,49 @@ async def test_fallback_over_the_real_sdk_and_a_socket(
         "role": "assistant", "content": "Paris is"}
     for p in providers.values():
         await p.aclose()
+
+
+async def test_a_client_that_goes_away_books_a_cancelled_row_and_frees_the_budget(
+    engine: Engine
+) -> None:
+    cheap = FakeProvider("cheap", [FakeStream("one two three four five six", delay_s=0.01)])
+    r = router(engine, config(budgets={"daily_usd": 1.0}), {"cheap": cheap})
+    t = tenant()
+    stream = r.stream("answer", t, MESSAGES, prompt="answer@v1")
+    seen = [await anext(stream) for _ in range(3)]  # Started + two tokens
+    assert isinstance(seen[0], Started)
+    assert (await r.budget.status(t)).reserved_usd > 0  # held while the call runs
+    await stream.aclose()
+    rows = await Ledger(engine).calls(tenant=t)
+    assert [(x.outcome, x.output_tokens > 0) for x in rows] == [("cancelled", True)]
+    status = await r.budget.status(t)
+    assert status.reserved_usd == 0 and status.spent_usd == pytest.approx(rows[0].cost_usd)
+
+
+async def test_extraction_gets_the_schema_and_only_structured_models(engine: Engine) -> None:
+    schema = {"type": "object", "properties": {"total": {"type": "number"}}}
+    cheap = FakeProvider("cheap", capabilities=Capabilities(structured="none"))
+    pricey = FakeProvider("pricey", ['{"total": 12.5}'])
+    r = router(engine, config(), {"cheap": cheap, "pricey": pricey})
+    done = await r.complete("extract", tenant(), MESSAGES, prompt="extract@v1",
+                            json_schema=schema, schema_name="Invoice", max_tokens=200)
+    assert done.text == '{"total": 12.5}' and done.served.structured == "json_schema"
+    assert not cheap.calls
+    request = pricey.calls[0]
+    assert (request.json_schema, request.schema_name, request.max_tokens) == (
+        schema, "Invoice", 200)
+
+
+def test_half_open_breaker_lets_exactly_one_probe_through() -> None:
+    clock = FakeClock()
+    board = BreakerBoard(failures_to_open=1, cooldown_s=10, clock=clock)
+    breaker = board.get("p")
+    breaker.record_failure()
+    assert breaker.state == "open" and not breaker.allow()
+    clock.advance(10)
+    assert breaker.state == "half_open" and breaker.available()
+    assert breaker.allow() and not breaker.allow()  # the second caller waits for the probe
+    clock.advance(10)  # a probe that never reported back expires
+    assert breaker.allow()
+    breaker.record_success()
+    assert breaker.state == "closed" and board.states() == {"p": "closed"}
