@@ -1,0 +1,199 @@
+"""The ingest stages composed: bytes → pages → clean pages → chunks → vectors.
+
+`run_ingest` is pure computation: no database, no jobs. The job worker calls it and writes the
+result; tests and benchmarks call it directly. It reports progress through a callback, which is
+also its cancellation point: a callback that raises (the worker lost its job, the document was
+deleted, the process is shutting down) stops the run between pages or batches.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Literal
+
+from PIL import Image
+
+from ingest.chunking import chunk_pages
+from ingest.cleanup import CleanupBounds, TextCleaner, clean_page
+from ingest.embedding import Embedder
+from ingest.errors import NoReadableText
+from ingest.ocr import OcrPage, TesseractOcr
+from ingest.ocr_pool import PageOcr, SerialOcr
+from ingest.read_pages import read_pages
+from ingest.types import Chunk, CleanPage, Limits, PageText, Sniffed
+
+Stage = Literal["reading", "ocr", "cleanup", "chunking", "embedding", "storing"]
+STAGES: tuple[Stage, ...] = ("reading", "ocr", "cleanup", "chunking", "embedding", "storing")
+
+ProgressCallback = Callable[[Stage, int, int | None], None]
+"""`on_progress(stage, pages_done, pages_total)`; may raise to cancel the run."""
+
+
+def _no_progress(stage: Stage, done: int, total: int | None) -> None:
+    """The default progress callback: ignore."""
+
+
+@dataclass(frozen=True)
+class IngestContext:
+    """Everything the stages need, built once by the composition root and shared across jobs.
+
+    `ocr` reads page images (an `OcrPool` or a `SerialOcr`; None is fine for text-only input);
+    `cleaner` is the optional LLM repair of OCR pages; chunk sizes are in the embedder's own
+    tokens; `embed_batch` is how many chunks go to the embedder per call (each
+    call is a progress/cancellation point).
+    """
+
+    embedder: Embedder
+    limits: Limits = field(default_factory=Limits)
+    ocr: PageOcr | None = None
+    cleaner: TextCleaner | None = None
+    cleanup_bounds: CleanupBounds = field(default_factory=CleanupBounds)
+    max_tokens: int = 200
+    overlap: int = 30
+    dpi: int = 200
+    embed_batch: int = 64
+    on_progress: ProgressCallback = _no_progress
+
+
+@dataclass
+class IngestResult:
+    """The cleaned pages, their chunks with one vector each, and seconds spent per stage."""
+
+    pages: list[CleanPage]
+    chunks: list[Chunk]
+    embeddings: list[list[float]]
+    timings: dict[str, float]
+
+    @property
+    def ocr_pages(self) -> int:
+        """How many pages were read by OCR rather than from a text layer."""
+        return sum(1 for page in self.pages if page.method == "ocr")
+
+
+class _Clock:
+    """Accumulates wall time per stage name."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - started
+            self.timings[name] = self.timings.get(name, 0.0) + elapsed
+
+
+class _ReadTracker:
+    """Progress of the read stage; wraps the OCR runner to notice when OCR begins.
+
+    The stage reported is "reading" until the first page image is handed to OCR, then "ocr".
+    """
+
+    def __init__(self, ocr: PageOcr, on_progress: ProgressCallback) -> None:
+        self._ocr, self._on_progress = ocr, on_progress
+        self.stage: Stage = "reading"
+        self.done: int = 0
+        self.total: int | None = None
+        self.ocr_started: float | None = None
+
+    def map(self, images: Iterable[Image.Image]) -> Iterator[OcrPage]:
+        """The `PageOcr` seam, passed through; the first image pulled switches the stage."""
+
+        def marked() -> Iterator[Image.Image]:
+            for image in images:
+                if self.ocr_started is None:
+                    self.ocr_started, self.stage = time.perf_counter(), "ocr"
+                    self._on_progress("ocr", self.done, self.total)
+                yield image
+
+        return self._ocr.map(marked())
+
+    def on_page(self, done: int, total: int) -> None:
+        """`read_pages`' per-page callback."""
+        self.done, self.total = done, total
+        self._on_progress(self.stage, done, total)
+
+
+def read_stage(
+    data: bytes, sniffed: Sniffed, ctx: IngestContext
+) -> tuple[list[PageText], float | None]:
+    """Raw text of every page (text layer or OCR), with progress per page read.
+
+    Returns the pages and the `perf_counter` time OCR started (None when no page needed it).
+    Without `ctx.ocr`, pages that need OCR are read by Tesseract in this process, in turn.
+    """
+    ctx.on_progress("reading", 0, None)
+    tracker = _ReadTracker(ctx.ocr or SerialOcr(TesseractOcr(dpi=ctx.dpi)), ctx.on_progress)
+    pages = read_pages(
+        data, sniffed, limits=ctx.limits, ocr=tracker, dpi=ctx.dpi, on_page=tracker.on_page
+    )
+    return pages, tracker.ocr_started
+
+
+def cleanup_stage(pages: list[PageText], ctx: IngestContext) -> list[CleanPage]:
+    """Every page normalised (and OCR pages repaired by the cleaner, when guarded-safe)."""
+    total = len(pages)
+    cleaned: list[CleanPage] = []
+    for done, page in enumerate(pages):
+        ctx.on_progress("cleanup", done, total)
+        cleaned.append(clean_page(page, ctx.cleaner, ctx.cleanup_bounds))
+    ctx.on_progress("cleanup", total, total)
+    if not any(page.text.strip() for page in cleaned):
+        raise NoReadableText("the document has no readable text", pages=total)
+    return cleaned
+
+
+def chunk_stage(pages: list[CleanPage], ctx: IngestContext) -> list[Chunk]:
+    """Section-aware chunks sized in the embedder's tokens; at least one, or NoReadableText."""
+    ctx.on_progress("chunking", len(pages), len(pages))
+    chunks = chunk_pages(
+        pages,
+        token_counter=ctx.embedder.count_tokens,
+        max_tokens=ctx.max_tokens,
+        overlap=ctx.overlap,
+        window=ctx.embedder.max_tokens,
+    )
+    if not chunks:
+        raise NoReadableText("the document has no text to index", pages=len(pages))
+    return chunks
+
+
+def embed_stage(chunks: list[Chunk], pages_total: int, ctx: IngestContext) -> list[list[float]]:
+    """One vector per chunk (of its heading-prefixed `embed_text`), in batches."""
+    vectors: list[list[float]] = []
+    for start in range(0, len(chunks), ctx.embed_batch):
+        ctx.on_progress("embedding", pages_total, pages_total)
+        batch = chunks[start : start + ctx.embed_batch]
+        vectors.extend(ctx.embedder.embed([chunk.embed_text for chunk in batch]))
+    if len(vectors) != len(chunks):
+        raise RuntimeError(f"embedder returned {len(vectors)} vectors for {len(chunks)} chunks")
+    return vectors
+
+
+def run_ingest(data: bytes, sniffed: Sniffed, ctx: IngestContext) -> IngestResult:
+    """Run every stage on one document's bytes and return what should be stored.
+
+    Raises `IngestError` subclasses for bad content (corrupt, encrypted, bomb, no text), and
+    whatever `ctx.on_progress` raises to cancel. Timings, in seconds of wall time: "reading"
+    (parsing and text layer, until the first page goes to OCR), "ocr" (from then until every
+    page is read), "cleanup", "chunking", "embedding".
+    """
+    clock = _Clock()
+    started = time.perf_counter()
+    raw, ocr_started = read_stage(data, sniffed, ctx)
+    finished = time.perf_counter()
+    clock.timings["reading"] = (ocr_started or finished) - started
+    clock.timings["ocr"] = finished - ocr_started if ocr_started is not None else 0.0
+    with clock.stage("cleanup"):
+        pages = cleanup_stage(raw, ctx)
+    with clock.stage("chunking"):
+        chunks = chunk_stage(pages, ctx)
+    with clock.stage("embedding"):
+        embeddings = embed_stage(chunks, len(pages), ctx)
+    return IngestResult(pages=pages, chunks=chunks, embeddings=embeddings, timings=clock.timings)

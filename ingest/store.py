@@ -1,0 +1,232 @@
+"""Corpus writes and reads: documents, their bytes, pages and embedded chunks.
+
+Every function takes the caller's SQLAlchemy `Session` and a `tenant`, and every query filters on
+that tenant, so another tenant's rows are simply not found. None of these functions commits:
+the caller owns the transaction, which is what lets the job worker write a document's pages and
+chunks and mark it `ready` in the same transaction that marks its job succeeded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from ingest.tables import ChunkRow, Document, DocumentFile, Page
+from ingest.types import Chunk, CleanPage, Sniffed
+
+SECTION_JOINER = " > "
+"""How a chunk's `section_path` is flattened into its `section` column (searched as text)."""
+
+
+def insert_document(
+    session: Session,
+    *,
+    tenant: str,
+    collection: str,
+    filename: str,
+    sniffed: Sniffed,
+    data: bytes,
+    sha256: str,
+    metadata: dict[str, Any],
+) -> Document:
+    """Add a `processing` document and its bytes; flushes, so a duplicate raises IntegrityError."""
+    document = Document(
+        id=uuid.uuid4(),
+        tenant_id=tenant,
+        collection=collection,
+        filename=filename,
+        kind=sniffed.kind,
+        content_type=sniffed.mime,
+        sha256=sha256,
+        size_bytes=len(data),
+        metadata_=dict(metadata),
+        status="processing",
+    )
+    session.add(document)
+    session.flush()
+    session.add(DocumentFile(document_id=document.id, tenant_id=tenant, data=data))
+    session.flush()
+    return document
+
+
+def find_by_sha256(
+    session: Session, *, tenant: str, collection: str, sha256: str
+) -> Document | None:
+    """The document with these exact bytes in this tenant's collection, if any (dedup)."""
+    return session.scalar(
+        select(Document).where(
+            Document.tenant_id == tenant,
+            Document.collection == collection,
+            Document.sha256 == sha256,
+        )
+    )
+
+
+def get_document(
+    session: Session, *, tenant: str, document_id: uuid.UUID, for_update: bool = False
+) -> Document | None:
+    """The tenant's document, or None (also when it belongs to another tenant)."""
+    query = select(Document).where(Document.id == document_id, Document.tenant_id == tenant)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def list_documents(
+    session: Session,
+    *,
+    tenant: str,
+    collection: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Document]:
+    """The tenant's documents, newest first, optionally by collection and status."""
+    query = select(Document).where(Document.tenant_id == tenant)
+    if collection is not None:
+        query = query.where(Document.collection == collection)
+    if status is not None:
+        query = query.where(Document.status == status)
+    query = query.order_by(Document.created_at.desc(), Document.id).limit(limit).offset(offset)
+    return list(session.scalars(query))
+
+
+def load_file(session: Session, *, tenant: str, document_id: uuid.UUID) -> bytes | None:
+    """The uploaded bytes of the tenant's document, or None when it is gone."""
+    return session.scalar(
+        select(DocumentFile.data).where(
+            DocumentFile.document_id == document_id, DocumentFile.tenant_id == tenant
+        )
+    )
+
+
+def write_corpus(
+    session: Session,
+    *,
+    document: Document,
+    pages: Sequence[CleanPage],
+    chunks: Sequence[Chunk],
+    embeddings: Sequence[Sequence[float]],
+) -> None:
+    """Replace the document's pages and chunks and mark it `ready`, inside the caller's transaction.
+
+    Any pages or chunks left from an earlier run are deleted first, so re-running a document
+    never duplicates chunks. The caller commits (or rolls back) the whole thing at once, which is
+    what keeps half-written documents invisible.
+    """
+    if len(chunks) != len(embeddings):
+        raise ValueError(f"{len(chunks)} chunks but {len(embeddings)} embeddings")
+    tenant, doc_id = document.tenant_id, document.id
+    session.execute(delete(ChunkRow).where(ChunkRow.document_id == doc_id))
+    session.execute(delete(Page).where(Page.document_id == doc_id))
+    if pages:
+        session.execute(
+            insert(Page),
+            [
+                {
+                    "document_id": doc_id,
+                    "page_no": page.page_no,
+                    "tenant_id": tenant,
+                    "method": page.method,
+                    "raw_text": page.raw_text,
+                    "text": page.text,
+                    "cleanup": page.cleanup,
+                    "cleanup_reason": page.cleanup_reason,
+                    "ocr_confidence": page.ocr_confidence,
+                }
+                for page in pages
+            ],
+        )
+    if chunks:
+        session.execute(
+            insert(ChunkRow),
+            [
+                {
+                    "document_id": doc_id,
+                    "tenant_id": tenant,
+                    "collection": document.collection,
+                    "ordinal": chunk.ordinal,
+                    "text": chunk.text,
+                    "section": SECTION_JOINER.join(chunk.section_path),
+                    "section_path": list(chunk.section_path),
+                    "page_start": chunk.page_start,
+                    "page_end": chunk.page_end,
+                    "char_start": chunk.char_start,
+                    "char_end": chunk.char_end,
+                    "token_count": chunk.token_count,
+                    "content_hash": hashlib.sha256(chunk.text.encode()).hexdigest(),
+                    "embedding": [float(x) for x in vector],
+                }
+                for chunk, vector in zip(chunks, embeddings, strict=True)
+            ],
+        )
+    session.execute(
+        update(Document)
+        .where(Document.id == doc_id, Document.tenant_id == tenant)
+        .values(
+            status="ready",
+            page_count=len(pages),
+            chunk_count=len(chunks),
+            error=None,
+            updated_at=func.now(),
+        )
+    )
+
+
+def mark_failed(
+    session: Session, *, tenant: str, document_id: uuid.UUID, error: dict[str, Any]
+) -> None:
+    """Mark the document `failed` with a `{"code", "message", "details"}` error (no commit)."""
+    session.execute(
+        update(Document)
+        .where(Document.id == document_id, Document.tenant_id == tenant)
+        .values(status="failed", error=error, updated_at=func.now())
+    )
+
+
+def delete_document(session: Session, *, tenant: str, document_id: uuid.UUID) -> bool:
+    """Delete the document; its file, pages, chunks and jobs go with it (FK cascade).
+
+    Returns False when the tenant has no such document. Does not commit.
+    """
+    result = session.execute(
+        delete(Document)
+        .where(Document.id == document_id, Document.tenant_id == tenant)
+        .returning(Document.id)
+    )
+    return result.first() is not None
+
+
+def list_chunks(
+    session: Session, *, tenant: str, document_id: uuid.UUID, limit: int = 100, offset: int = 0
+) -> list[ChunkRow]:
+    """The tenant's chunks of one document in reading order (by ordinal)."""
+    return list(
+        session.scalars(
+            select(ChunkRow)
+            .where(ChunkRow.document_id == document_id, ChunkRow.tenant_id == tenant)
+            .order_by(ChunkRow.ordinal)
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+
+
+def list_pages(
+    session: Session, *, tenant: str, document_id: uuid.UUID, limit: int = 100, offset: int = 0
+) -> list[Page]:
+    """The tenant's pages of one document, by page number, with raw and cleaned text."""
+    return list(
+        session.scalars(
+            select(Page)
+            .where(Page.document_id == document_id, Page.tenant_id == tenant)
+            .order_by(Page.page_no)
+            .limit(limit)
+            .offset(offset)
+        )
+    )
