@@ -1,0 +1,98 @@
+"""Errors of the ingest package: one base, structured details, and the outward HTTP status.
+
+Every stage of `ingest` (sniffing, text layer, OCR, chunking, embedding, ...) raises a subclass of
+`IngestError`, so callers can turn any of them into the API error body
+`{"error": {"code": ..., "message": ..., "details": {...}}}` without knowing the stage.
+Errors survive pickling (they cross the OCR process pool), details included.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _rebuild(cls: type[IngestError], message: str, details: dict[str, Any]) -> IngestError:
+    """Recreate an error on the far side of a process boundary (see `IngestError.__reduce__`)."""
+    return cls(message, **details)
+
+
+class IngestError(Exception):
+    """Base of every error raised by `ingest`; `details` holds JSON-friendly structured fields."""
+
+    code: str = "ingest_error"
+    http_status: int = 500
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.message, self.details))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The body of an API error response for this error."""
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class EmptyFile(IngestError):
+    """The upload holds zero bytes (or nothing but whitespace where text was expected)."""
+
+    code = "empty_file"
+    http_status = 400
+
+
+class UnsupportedFileType(IngestError):
+    """The bytes are none of the kinds lectern reads (PDF, PNG, JPEG, TIFF, UTF-8 text)."""
+
+    code = "unsupported_file_type"
+    http_status = 415
+
+
+class FileTooLarge(IngestError):
+    """The upload is over `Limits.max_bytes`; details: `size`, `limit`."""
+
+    code = "file_too_large"
+    http_status = 413
+
+
+class TooManyPages(IngestError):
+    """The document has more pages (or image frames) than `Limits.max_pages`."""
+
+    code = "too_many_pages"
+    http_status = 422
+
+
+class CorruptDocument(IngestError):
+    """The file claims a known format but cannot be parsed (truncated, damaged, garbage)."""
+
+    code = "corrupt_document"
+    http_status = 422
+
+
+class EncryptedDocument(IngestError):
+    """The PDF is encrypted and cannot be opened without a password."""
+
+    code = "encrypted_document"
+    http_status = 422
+
+
+class ImageTooLarge(IngestError):
+    """An image (or rendered page) would exceed `Limits.max_image_pixels`: a decompression bomb."""
+
+    code = "image_too_large"
+    http_status = 422
+
+
+class NoReadableText(IngestError):
+    """Neither the text layer nor OCR found any readable text in the document."""
+
+    code = "no_readable_text"
+    http_status = 422
+
+
+class OcrFailed(IngestError):
+    """The OCR engine or one of its worker processes failed (crash, timeout, bad output)."""
+
+    code = "ocr_failed"
+    http_status = 500

@@ -1,0 +1,229 @@
+"""OCR of one page image: the `OcrEngine` seam and its Tesseract implementation.
+
+`TesseractOcr.read` runs Tesseract's automatic page segmentation (psm 3) and then checks the
+result against the page itself: if much of the page's ink lies outside every recognised word
+(psm 3 is known to drop whole blocks, e.g. a narrow column of numbers in a table), it tries psm 6
+and keeps whichever reads more. Pages that read badly are checked for orientation with OSD.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from PIL import Image, ImageFilter
+
+from ingest.errors import OcrFailed
+from ingest.images import Box, has_ink, uncovered_text_ratio
+
+# A psm 3 result with at least this mean confidence is taken as upright without asking OSD.
+UPRIGHT_CONFIDENCE = 75.0
+# OSD answers below this orientation confidence are ignored (Tesseract's scale; ~2 is plausible).
+OSD_MIN_CONFIDENCE = 1.5
+# Retry with psm 6 when more than this share of the page's text-like ink is outside every word.
+DROPPED_INK_RATIO = 0.03
+# A retry must read this much more (confidence-weighted characters) to replace the first result.
+RETRY_MARGIN = 1.05
+# Words below this confidence don't count towards a pass's score (pictures read as "words").
+SCORE_MIN_CONFIDENCE = 60.0
+# Despeckle (3x3 median) only at resolutions where text strokes are wider than one pixel.
+DESPECKLE_MIN_DPI = 150
+# The retry: one uniform block, binarised with Sauvola's local threshold, which also reads
+# text on shaded backgrounds that the default global (Otsu) threshold turns into solid black.
+RETRY_PSM = 6
+RETRY_CONFIG = ("-c", "thresholding_method=2")
+
+
+@dataclass(frozen=True)
+class OcrPage:
+    """What OCR read on one page: text, mean word confidence (0–100), and how it was read."""
+
+    text: str
+    mean_confidence: float
+    word_count: int
+    psm: int
+    rotation: int
+
+
+class OcrEngine(Protocol):
+    """Reads the text of one page image.
+
+    Contract: `read` is safe to call from several threads and processes at once and holds no
+    state between calls; an engine must be picklable (an `OcrPool` builds one per worker).
+    Cost: CPU-bound, about 1–3 s per 200 dpi page on one core, up to three times that when a
+    rotated page or a dropped block forces another pass. A page without text returns an
+    `OcrPage` with empty `text`; a failure of the engine itself raises `OcrFailed`.
+    """
+
+    def read(self, image: Image.Image) -> OcrPage:
+        """Read one page image."""
+        ...
+
+
+@dataclass(frozen=True)
+class _Word:
+    text: str
+    conf: float
+    box: Box
+    line_key: tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class _Pass:
+    words: list[_Word]
+    psm: int
+    rotation: int
+
+    @property
+    def score(self) -> float:
+        """Confidence-weighted character count: more text read with more certainty is better."""
+        return sum(len(w.text) * w.conf / 100 for w in self.words
+                   if w.conf >= SCORE_MIN_CONFIDENCE)
+
+    def to_page(self) -> OcrPage:
+        confs = [w.conf for w in self.words]
+        mean = sum(confs) / len(confs) if confs else 0.0
+        return OcrPage(_words_to_text(self.words), round(mean, 2), len(confs), self.psm,
+                       self.rotation)
+
+
+class TesseractOcr:
+    """`OcrEngine` backed by the Tesseract command line, run with `OMP_THREAD_LIMIT=1`.
+
+    `dpi` is used when the image carries no resolution of its own; `timeout` bounds each
+    Tesseract call in seconds, so a stuck page fails with `OcrFailed` instead of hanging;
+    `despeckle` removes scanner dust (a 3x3 median) at 150 dpi and above.
+    """
+
+    def __init__(self, lang: str = "eng", dpi: int = 200, *, timeout: float = 120.0,
+                 despeckle: bool = True, tesseract_cmd: str = "tesseract") -> None:
+        self.lang = lang
+        self.despeckle = despeckle
+        self.dpi = dpi
+        self.timeout = timeout
+        self.tesseract_cmd = tesseract_cmd
+
+    def read(self, image: Image.Image) -> OcrPage:
+        """Read one page image; see `OcrEngine.read`."""
+        dpi = _image_dpi(image, self.dpi)
+        gray = image.convert("L")
+        if self.despeckle and dpi >= DESPECKLE_MIN_DPI:
+            gray = gray.filter(ImageFilter.MedianFilter(3))
+        best = self._pass(gray, dpi, psm=3, rotation=0)
+        if _mean_conf(best) < UPRIGHT_CONFIDENCE and has_ink(gray):
+            rotation = self.detect_rotation(gray, dpi)
+            if rotation:
+                turned = self._pass(_rotate(gray, rotation), dpi, psm=3, rotation=rotation)
+                if turned.score > best.score * RETRY_MARGIN:
+                    best = turned
+        upright = _rotate(gray, best.rotation)
+        suspect = _dropped(upright, best, dpi) if best.words else has_ink(upright)
+        if suspect:
+            block = self._pass(upright, dpi, psm=RETRY_PSM, rotation=best.rotation,
+                               config=RETRY_CONFIG)
+            if block.score > best.score * RETRY_MARGIN:
+                best = block
+        return best.to_page()
+
+    def single_pass(self, image: Image.Image, psm: int = 3) -> OcrPage:
+        """One plain Tesseract pass at `psm`: no despeckling, orientation check or retry."""
+        result = self._pass(image.convert("L"), _image_dpi(image, self.dpi), psm=psm, rotation=0)
+        return result.to_page()
+
+    def detect_rotation(self, gray: Image.Image, dpi: int) -> int:
+        """Clockwise degrees (0/90/180/270) that make the page upright; 0 when OSD can't tell."""
+        try:
+            out = self._run(gray, dpi, ["--psm", "0", "-l", "osd"])
+        except OcrFailed:  # "Too few characters": sparse pages have no detectable orientation
+            return 0
+        fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+        try:
+            rotate = int(fields["Rotate"].strip())
+            confidence = float(fields["Orientation confidence"].strip())
+        except (KeyError, ValueError):
+            return 0
+        return rotate % 360 if confidence >= OSD_MIN_CONFIDENCE else 0
+
+    def _pass(self, gray: Image.Image, dpi: int, *, psm: int, rotation: int,
+              config: tuple[str, ...] = ()) -> _Pass:
+        tsv = self._run(gray, dpi, ["--psm", str(psm), "-l", self.lang, *config, "tsv"])
+        return _Pass(_parse_tsv(tsv), psm, rotation)
+
+    def _run(self, gray: Image.Image, dpi: int, args: list[str]) -> str:
+        buffer = io.BytesIO()
+        gray.save(buffer, format="PPM")  # raw greyscale: no compression cost, read from stdin
+        cmd = [self.tesseract_cmd, "stdin", "stdout", "--dpi", str(dpi), *args]
+        env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+        try:
+            done = subprocess.run(cmd, input=buffer.getvalue(), capture_output=True, env=env,
+                                  timeout=self.timeout, check=False)
+        except FileNotFoundError as exc:
+            raise OcrFailed("Tesseract is not installed", command=self.tesseract_cmd) from exc
+        except subprocess.TimeoutExpired as exc:
+            raise OcrFailed("Tesseract timed out", timeout=self.timeout) from exc
+        if done.returncode != 0:
+            stderr = done.stderr.decode("utf-8", "replace").strip()
+            raise OcrFailed("Tesseract failed", returncode=done.returncode,
+                            stderr=stderr[-500:], args=args)
+        return done.stdout.decode("utf-8", "replace")
+
+
+def _parse_tsv(tsv: str) -> list[_Word]:
+    """Words (level 5 rows with text) from Tesseract's TSV output, in reading order."""
+    words: list[_Word] = []
+    for row in tsv.splitlines()[1:]:
+        cols = row.split("\t")
+        if len(cols) < 12 or cols[0] != "5" or not cols[11].strip():
+            continue
+        left, top, width, height = (int(c) for c in cols[6:10])
+        key = (int(cols[2]), int(cols[3]), int(cols[4]))
+        words.append(_Word(cols[11].strip(), max(0.0, float(cols[10])),
+                           (left, top, left + width, top + height), key))
+    return words
+
+
+def _words_to_text(words: list[_Word]) -> str:
+    """Join words into lines, lines into paragraphs, paragraphs with a blank line between."""
+    out: list[str] = []
+    previous: tuple[int, int, int] | None = None
+    for word in words:
+        if previous is None:
+            out.append(word.text)
+        elif word.line_key == previous:
+            out.append(" " + word.text)
+        else:
+            same_par = word.line_key[:2] == previous[:2]
+            out.append(("\n" if same_par else "\n\n") + word.text)
+        previous = word.line_key
+    return "".join(out)
+
+
+def _mean_conf(result: _Pass) -> float:
+    return sum(w.conf for w in result.words) / len(result.words) if result.words else 0.0
+
+
+def _dropped(gray: Image.Image, result: _Pass, dpi: int) -> bool:
+    """True when a suspicious share of the page's text-like ink lies outside every word."""
+    return uncovered_text_ratio(gray, [w.box for w in result.words], dpi) > DROPPED_INK_RATIO
+
+
+def _rotate(gray: Image.Image, clockwise: int) -> Image.Image:
+    return gray.rotate(-clockwise, expand=True) if clockwise else gray
+
+
+def _image_dpi(image: Image.Image, default: int) -> int:
+    """The resolution stored in the image when plausible, else `default`.
+
+    Cameras write 72 dpi into every photo; a stored value implying a page over 25 inches
+    long is such a placeholder, not a scan resolution.
+    """
+    dpi: Any = image.info.get("dpi")
+    try:
+        value = round(float(dpi[0]))
+    except (TypeError, ValueError, IndexError):
+        return default
+    plausible = 70 <= value <= 1200 and max(image.size) / value <= 25
+    return value if plausible else default
