@@ -12,15 +12,46 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, DateTime, Engine, delete, func, insert, select
-from sqlalchemy import cast as sql_cast
+from sqlalchemy import Engine, text
 
 from pipelines.llm.config import BudgetConfig
 from pipelines.llm.errors import BudgetExceeded
 from pipelines.llm.ledger import CallRecord, Ledger, UsageRow
-from pipelines.llm.tables import LLMBudgetReservation, LLMCall
+
+# Hot-path SQL, written out: each runs in one round trip. `:stale_s` ages out reservations of
+# crashed processes; the day starts at 00:00 UTC by the database clock.
+_SUMS = """
+    SELECT
+      (SELECT coalesce(sum(cost_usd), 0) FROM llm_calls
+        WHERE tenant_id = :tenant
+          AND created_at >= timezone('UTC', date_trunc('day', timezone('UTC', now()))))
+        AS spent,
+      (SELECT coalesce(sum(amount_usd), 0) FROM llm_budget_reservations
+        WHERE tenant_id = :tenant AND created_at > now() - make_interval(secs => :stale_s))
+        AS held
+"""
+_STATUS = text(_SUMS)
+_LOCK = text(
+    "SELECT set_config('synchronous_commit', 'off', true),"
+    " pg_advisory_xact_lock(hashtextextended('lectern.llm.budget:' || :tenant, 0))"
+)
+_RESERVE = text(f"""
+    WITH purged AS (
+      DELETE FROM llm_budget_reservations
+      WHERE tenant_id = :tenant AND created_at <= now() - make_interval(secs => :stale_s)
+    ), sums AS ({_SUMS}
+    ), inserted AS (
+      INSERT INTO llm_budget_reservations (tenant_id, amount_usd)
+      SELECT :tenant, CAST(:amount AS numeric) FROM sums
+      WHERE spent + held + CAST(:amount AS numeric) <= CAST(:limit AS numeric)
+      RETURNING id
+    )
+    SELECT spent, held, (SELECT id FROM inserted) FROM sums
+""")
+_RELEASE = text("DELETE FROM llm_budget_reservations WHERE id = :id")
 
 _EPSILON = 1e-9
 
@@ -49,11 +80,6 @@ class UsageSummary:
     rows: list[UsageRow]
 
 
-def _utc_day_start() -> ColumnElement[datetime]:
-    utc_now = func.timezone("UTC", func.now())
-    return sql_cast(func.timezone("UTC", func.date_trunc("day", utc_now)), DateTime(timezone=True))
-
-
 class Budget:
     """Reserve, settle and report a tenant's daily LLM spend."""
 
@@ -65,21 +91,8 @@ class Budget:
     def limit_for(self, tenant: str) -> float | None:
         return self.config.limit_for(tenant)
 
-    def _status(self, conn: Connection, tenant: str, *, purge: bool = False) -> BudgetStatus:
-        """Spent today and held by fresh reservations, in one round trip (optionally deleting
-        the tenant's stale reservations in the same statement)."""
-        cutoff = func.now() - timedelta(seconds=self.config.stale_reservation_s)
-        spent = select(func.coalesce(func.sum(LLMCall.cost_usd), 0)).where(
-            LLMCall.tenant_id == tenant, LLMCall.created_at >= _utc_day_start())
-        held = select(func.coalesce(func.sum(LLMBudgetReservation.amount_usd), 0)).where(
-            LLMBudgetReservation.tenant_id == tenant, LLMBudgetReservation.created_at > cutoff)
-        stmt = select(spent.scalar_subquery(), held.scalar_subquery())
-        if purge:
-            stmt = stmt.add_cte(delete(LLMBudgetReservation).where(
-                LLMBudgetReservation.tenant_id == tenant,
-                LLMBudgetReservation.created_at <= cutoff,
-            ).cte("purged"))
-        spent_usd, held_usd = (float(v) for v in conn.execute(stmt).one())
+    def _status_of(self, tenant: str, spent: Any, held: Any) -> BudgetStatus:
+        spent_usd, held_usd = float(spent), float(held)
         limit = self.limit_for(tenant)
         remaining = None if limit is None else max(0.0, limit - spent_usd - held_usd)
         return BudgetStatus(tenant, limit, spent_usd, held_usd, remaining)
@@ -88,32 +101,26 @@ class Budget:
         limit = self.limit_for(tenant)
         if limit is None or amount_usd <= 0:
             return Reservation(tenant, max(amount_usd, 0.0))
+        params = {"tenant": tenant, "stale_s": self.config.stale_reservation_s}
         with self.engine.begin() as conn:
-            # Serialise this tenant's reservations; a reservation lost in a database crash is
+            # Serialise this tenant's reservations. A reservation lost in a database crash is
             # harmless (it would go stale anyway), so its commit need not wait for the disk.
-            conn.execute(select(
-                func.set_config("synchronous_commit", "off", True),
-                func.pg_advisory_xact_lock(
-                    func.hashtextextended("lectern.llm.budget:" + tenant, 0)),
-            ))
-            status = self._status(conn, tenant, purge=True)
-            if status.spent_usd + status.reserved_usd + amount_usd > limit + _EPSILON:
-                raise BudgetExceeded(
-                    f"daily LLM budget of ${limit:.2f} for tenant {tenant!r} cannot cover this "
-                    f"call (estimated ${amount_usd:.4f}; ${status.remaining_usd:.4f} left today)",
-                    tenant=tenant,
-                    budget_usd=limit,
-                    spent_usd=round(status.spent_usd, 6),
-                    reserved_usd=round(status.reserved_usd, 6),
-                    remaining_usd=round(status.remaining_usd or 0.0, 6),
-                    requested_usd=round(amount_usd, 6),
-                )
-            new_id = conn.execute(
-                insert(LLMBudgetReservation)
-                .values(tenant_id=tenant, amount_usd=amount_usd)
-                .returning(LLMBudgetReservation.id)
-            ).scalar_one()
-        return Reservation(tenant, amount_usd, int(new_id))
+            conn.execute(_LOCK, params)
+            row = conn.execute(_RESERVE, {**params, "amount": amount_usd,
+                                          "limit": limit + _EPSILON}).one()
+        status = self._status_of(tenant, row[0], row[1])
+        if row[2] is None:
+            raise BudgetExceeded(
+                f"daily LLM budget of ${limit:.2f} for tenant {tenant!r} cannot cover this "
+                f"call (estimated ${amount_usd:.4f}; ${status.remaining_usd:.4f} left today)",
+                tenant=tenant,
+                budget_usd=limit,
+                spent_usd=round(status.spent_usd, 6),
+                reserved_usd=round(status.reserved_usd, 6),
+                remaining_usd=round(status.remaining_usd or 0.0, 6),
+                requested_usd=round(amount_usd, 6),
+            )
+        return Reservation(tenant, amount_usd, int(row[2]))
 
     async def reserve(self, tenant: str, amount_usd: float) -> Reservation:
         """Hold `amount_usd` of today's budget, or raise BudgetExceeded (402) with the figures."""
@@ -123,9 +130,7 @@ class Budget:
         with self.engine.begin() as conn:
             self.ledger.insert(conn, record)
             if reservation.id is not None:
-                conn.execute(
-                    delete(LLMBudgetReservation).where(LLMBudgetReservation.id == reservation.id)
-                )
+                conn.execute(_RELEASE, {"id": reservation.id})
 
     async def settle(self, reservation: Reservation, record: CallRecord) -> None:
         """Book the attempt's ledger row (its actual cost) and drop the reservation, atomically."""
@@ -135,9 +140,7 @@ class Budget:
         if reservation.id is None:
             return
         with self.engine.begin() as conn:
-            conn.execute(
-                delete(LLMBudgetReservation).where(LLMBudgetReservation.id == reservation.id)
-            )
+            conn.execute(_RELEASE, {"id": reservation.id})
 
     async def release(self, reservation: Reservation) -> None:
         """Drop a reservation without booking anything (the call never happened)."""
@@ -145,7 +148,9 @@ class Budget:
 
     def status_sync(self, tenant: str) -> BudgetStatus:
         with self.engine.connect() as conn:
-            return self._status(conn, tenant)
+            spent, held = conn.execute(
+                _STATUS, {"tenant": tenant, "stale_s": self.config.stale_reservation_s}).one()
+        return self._status_of(tenant, spent, held)
 
     async def status(self, tenant: str) -> BudgetStatus:
         """Today's budget, spend, open reservations and what is left."""

@@ -17,12 +17,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from pipelines.llm.tables import LLMAnswerCache
 
 _WS = re.compile(r"\s+")
+_GET = select(*LLMAnswerCache.__table__.c).where(  # built once; bound per lookup
+    LLMAnswerCache.tenant_id == bindparam("tenant"),
+    LLMAnswerCache.key.in_(bindparam("keys", expanding=True)),
+    LLMAnswerCache.expires_at > func.now(),
+)
 
 
 def normalise_question(question: str) -> str:
@@ -67,13 +72,8 @@ class AnswerCache:
     def get_many_sync(self, tenant: str, keys: Sequence[str]) -> dict[str, CachedAnswer]:
         if not keys:
             return {}
-        stmt = select(*LLMAnswerCache.__table__.c).where(
-            LLMAnswerCache.tenant_id == tenant,
-            LLMAnswerCache.key.in_(list(keys)),
-            LLMAnswerCache.expires_at > func.now(),
-        )
         with self.engine.connect() as conn:
-            rows = conn.execute(stmt).mappings().all()
+            rows = conn.execute(_GET, {"tenant": tenant, "keys": list(keys)}).mappings().all()
         return {
             r["key"]: CachedAnswer(r["key"], r["model"], r["prompt_version"], r["payload"],
                                    r["created_at"])

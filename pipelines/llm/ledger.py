@@ -18,6 +18,7 @@ from pipelines.llm.tables import LLMCall
 
 Outcome = Literal["ok", "error", "fallback", "cancelled"]
 _MAX_ERROR_CHARS = 2000
+_INSERT = insert(LLMCall)  # built once: the per-call cost is then just the parameters
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class Ledger:
         values["tenant_id"] = values.pop("tenant")
         if values["error"] is not None:
             values["error"] = values["error"][:_MAX_ERROR_CHARS]
-        conn.execute(insert(LLMCall).values(**values))
+        conn.execute(_INSERT, values)
 
     def record_sync(self, record: CallRecord) -> None:
         with self.engine.begin() as conn:
