@@ -109,6 +109,14 @@ class Router:
         return find_candidates(self.config, self.providers, self.breakers, task, messages,
                                max_tokens=max_tokens, structured=structured, skipped=skipped)
 
+    def health(self) -> list[dict[str, Any]]:
+        """Every configured model with its provider's state (for health output and `doctor`)."""
+        states = self.breakers.states()
+        return [{"model": m.id, "provider": m.provider, "tier": m.tier,
+                 "built": m.provider in self.providers,
+                 "breaker": str(states.get(m.provider, "closed"))}
+                for m in self.config.models]
+
     def _plan(self, task: str, messages: MessagesArg, max_tokens: int | None,
               structured: bool) -> list[Candidate]:
         skipped: dict[str, str] = {}
@@ -303,11 +311,11 @@ class Router:
                 if cancelled:
                     raise
                 raise _translate(exc, cand) from exc
+            served = self._served(call, cand)
             usage = reply.usage if reply.usage.input_tokens or reply.usage.output_tokens else (
                 counted_usage(cand, cand.messages, [reply.text]))
             await self.accounts.book(call, cand, reservation, "ok", usage,
                                      time.perf_counter() - t0, None, None)
-            served = self._served(call, cand)
             if cache is not None and not served.degraded:
                 await self._cache_put(call, cand, cache, reply.text, reply.finish_reason)
             return RoutedCompletion(reply.text, call.usage, served, call.cost, call.ms(),
@@ -332,7 +340,7 @@ class Router:
         return Served(call.request_id, cand.model.provider, cand.model.id, cand.model.tier,
                       call.prompt, cached=cached, extractive=cand.extractive,
                       degraded=cand.degraded, structured=cand.structured,
-                      attempt=0 if cached else len(call.attempts))
+                      attempt=0 if cached else len(call.attempts) + 1)
 
     def _continuation(self, cand: Candidate, partial: str) -> tuple[Message, ...]:
         return (*cand.messages, Message("assistant", partial),

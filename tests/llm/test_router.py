@@ -72,6 +72,7 @@ async def test_fallback_before_first_token_is_transparent(engine: Engine) -> Non
     events = await collect(r.stream("answer", t, MESSAGES, prompt="answer@v1"))
 
     assert isinstance(events[0], Started) and events[0].served.provider == "pricey"
+    assert events[0].served.attempt == 2
     assert not any(isinstance(e, Failover) for e in events)
     assert isinstance(events[-1], Finished) and events[-1].text == "Second opinion."
     rows = await Ledger(engine).calls(tenant=t)
@@ -162,6 +163,8 @@ async def test_breaker_opens_skips_and_probes_after_cooldown(engine: Engine) -> 
     clock.advance(31)  # the next probe succeeds -> closed
     assert (await r.complete("answer", t, MESSAGES, prompt="p@v1")).served.provider == "cheap"
     assert r.breakers.get("cheap").state == "closed"
+    assert {h["model"]: (h["built"], h["breaker"]) for h in r.health()}["cheap-1"] == (
+        True, "closed")
 
 
 async def test_metrics_count_tokens_cost_and_errors(engine: Engine) -> None:
