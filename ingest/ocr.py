@@ -39,7 +39,11 @@ RETRY_CONFIG = ("-c", "thresholding_method=2")
 
 @dataclass(frozen=True)
 class OcrPage:
-    """What OCR read on one page: text, mean word confidence (0–100), and how it was read."""
+    """What OCR read on one page: text, mean word confidence (0–100), and how it was read.
+
+    `psm` is the Tesseract page segmentation mode of the kept reading; `rotation` the clockwise
+    degrees (0/90/180/270) the image was turned to read it upright.
+    """
 
     text: str
     mean_confidence: float
@@ -52,7 +56,7 @@ class OcrEngine(Protocol):
     """Reads the text of one page image.
 
     Contract: `read` is safe to call from several threads and processes at once and holds no
-    state between calls; an engine must be picklable (an `OcrPool` builds one per worker).
+    state between calls (an `OcrPool` builds one engine per worker from a picklable factory).
     Cost: CPU-bound, about 1–3 s per 200 dpi page on one core, up to three times that when a
     rotated page or a dropped block forces another pass. A page without text returns an
     `OcrPage` with empty `text`; a failure of the engine itself raises `OcrFailed`.

@@ -55,6 +55,9 @@ def _init_worker(factory: EngineFactory) -> None:
     """Worker start-up: one OpenMP thread for Tesseract, one engine per process."""
     global _worker_engine
     os.environ["OMP_THREAD_LIMIT"] = "1"
+    # Pages arrive from our own parent, already checked against Limits.max_image_pixels;
+    # Pillow's global bomb guard would only refuse large pages a deployment allowed.
+    Image.MAX_IMAGE_PIXELS = None
     _worker_engine = factory()
 
 

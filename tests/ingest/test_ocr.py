@@ -111,6 +111,26 @@ def test_dropped_column_is_recovered_with_psm_6() -> None:
     assert ["Hosting", "12", "19.99", "239.88"] in lines
 
 
+def test_text_on_grey_background_is_recovered_by_local_threshold() -> None:
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=(400, 200))
+    canvas.setFont("Helvetica", 11)
+    canvas.drawString(20, 175, "Opening hours for the summer season:")
+    canvas.setFillGray(0.55)
+    canvas.rect(15, 20, 370, 140, stroke=0, fill=1)
+    canvas.setFillGray(0)
+    for row, text in enumerate(["Monday to Friday 9:00 to 18:00", "Sunday closed"]):
+        canvas.drawString(25, 140 - 22 * row, text)
+    canvas.showPage()
+    canvas.save()
+    image = pdfium.PdfDocument(buffer.getvalue())[0].render(scale=200 / 72).to_pil()
+    engine = TesseractOcr()
+    assert "Sunday" not in engine.single_pass(image).text, "precondition: psm 3 loses the box"
+    page = engine.read(image)
+    assert page.psm == 6
+    assert "Monday to Friday 9:00 to 18:00" in page.text and "Sunday closed" in page.text
+
+
 def test_uncovered_ink_detects_missing_block() -> None:
     page = Image.new("L", (1000, 600), 255)
     draw = ImageDraw.Draw(page)
