@@ -1,0 +1,147 @@
+"""The composition root: the one place that turns `Settings` into concrete objects.
+
+`build_container(settings)` starts (or reuses) the database, loads the embedding model once,
+starts the OCR process pool, and returns a `Container` that the app factory, the in-process
+worker and the CLI share. Everything below `app` receives these objects as arguments and never
+reads settings. Tests build their own `Container` (see `tests/e2e/conftest.py`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.database import (
+    EmbeddedDatabase,
+    make_engine,
+    normalise_database_url,
+    session_factory,
+    upgrade,
+)
+from app.settings import Settings
+from ingest.cleanup import TextCleaner
+from ingest.embedding import Embedder, SentenceTransformerEmbedder, default_model_path
+from ingest.pipeline import IngestContext
+from ingest.types import Limits
+
+if TYPE_CHECKING:
+    from ingest.ocr_pool import OcrPool
+
+log = logging.getLogger("lectern.container")
+
+
+@dataclass
+class Container:
+    """Everything a request handler or worker needs, built once per process.
+
+    `database` is set only when this process started the embedded PostgreSQL; `close()`
+    then releases it. `ocr_pool` is None for processes that never read pages (an API-only
+    `serve --no-worker`). `cleaner` is the LLM repair pass for OCR pages: None until an LLM
+    is configured, and the pass is then recorded as skipped.
+    """
+
+    settings: Settings
+    database_url: str
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    embedder: Embedder
+    limits: Limits
+    ocr_pool: OcrPool | None = None
+    cleaner: TextCleaner | None = None
+    database: EmbeddedDatabase | None = None
+    _closed: bool = field(default=False, repr=False)
+
+    def ingest_context(self) -> IngestContext:
+        """The context every ingestion job runs with: model, OCR pool, limits, cleaner."""
+        return IngestContext(
+            embedder=self.embedder, limits=self.limits, ocr=self.ocr_pool, cleaner=self.cleaner
+        )
+
+    def close(self) -> None:
+        """Stop the OCR pool, dispose the engine, release the embedded database. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.ocr_pool is not None:
+            self.ocr_pool.close()
+        self.engine.dispose()
+        if self.database is not None:
+            self.database.close()
+
+
+def limits_from(settings: Settings) -> Limits:
+    """The upload limits the settings ask for."""
+    return Limits(
+        max_bytes=settings.max_upload_bytes,
+        max_pages=settings.max_pages,
+        max_image_pixels=settings.max_image_pixels,
+    )
+
+
+def start_database(settings: Settings) -> tuple[str, EmbeddedDatabase | None]:
+    """`LECTERN_DATABASE_URL` if set, else the embedded server (started or reused)."""
+    if settings.database_url:
+        return normalise_database_url(settings.database_url), None
+    database = EmbeddedDatabase(settings.data_dir)
+    return database.start(), database
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """Load the configured sentence-transformers model (default: the bundled MiniLM)."""
+    model = settings.embedding_model or default_model_path()
+    started = time.perf_counter()
+    embedder = SentenceTransformerEmbedder(model, batch_size=settings.embedding_batch_size)
+    log.info("embedding model %s loaded in %.1fs", model, time.perf_counter() - started)
+    return embedder
+
+
+def build_container(
+    settings: Settings,
+    *,
+    database_url: str | None = None,
+    migrate: bool = False,
+    with_ocr: bool = True,
+    embedder: Embedder | None = None,
+) -> Container:
+    """Build every long-lived object once. Expensive parts (model load, pool) happen here.
+
+    `database_url` overrides the settings (tests point it at their database); `migrate`
+    applies the migrations before anything else touches the schema; `embedder` lets a caller
+    share one already-loaded model; `with_ocr=False` skips the OCR process pool.
+    """
+    database: EmbeddedDatabase | None = None
+    if database_url is None:
+        database_url, database = start_database(settings)
+    engine: Engine | None = None
+    try:
+        if migrate:
+            upgrade(database_url)
+        engine = make_engine(database_url)
+        loaded = embedder or load_embedder(settings)
+        return Container(
+            settings=settings,
+            database_url=database_url,
+            engine=engine,
+            session_factory=session_factory(engine),
+            embedder=loaded,
+            limits=limits_from(settings),
+            ocr_pool=_start_ocr_pool(settings) if with_ocr else None,
+            database=database,
+        )
+    except BaseException:
+        if engine is not None:
+            engine.dispose()
+        if database is not None:
+            database.close()
+        raise
+
+
+def _start_ocr_pool(settings: Settings) -> OcrPool:
+    from ingest.ocr_pool import OcrPool
+
+    return OcrPool(settings.ocr_workers)

@@ -1,0 +1,43 @@
+"""FastAPI dependencies as `Annotated` aliases, so routes read `session: SessionDep`.
+
+The container lives on `app.state.container` (set by `create_app`); a session is opened per
+request from its session factory and closed after the response. Service functions commit
+their own writes; anything left uncommitted when a request ends is rolled back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from app.auth import resolve_tenant
+from app.container import Container
+
+
+def get_container(request: Request) -> Container:
+    """The composition root this app was built with."""
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def get_session(container: ContainerDep) -> Iterator[Session]:
+    """One database session for the request; closed (uncommitted work rolled back) at the end."""
+    with container.session_factory() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_tenant(request: Request, session: SessionDep) -> str:
+    """The tenant of the request, from its API key (or `default` while no key exists)."""
+    return resolve_tenant(request, session)
+
+
+TenantDep = Annotated[str, Depends(get_tenant)]

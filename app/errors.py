@@ -1,0 +1,141 @@
+"""Turn every error a request can meet into one JSON shape with the right HTTP status.
+
+The body is always `{"error": {"code", "message", "details"}}`. Domain errors (each package's
+base: `IngestError`, `PipelineError`, `RetrievalError`, `LLMError`, and `ApiError` for the
+HTTP layer's own refusals) carry their `code` and outward `http_status`; request validation
+becomes 422; Starlette's own 404/405/413 get the same shape. Unexpected exceptions are handled by
+`app.middleware.RequestContextMiddleware`, which answers 500 with the request id.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ingest.errors import IngestError
+from pipelines.errors import PipelineError
+from pipelines.llm.errors import LLMError
+from retrieval.errors import RetrievalError
+
+logger = logging.getLogger("lectern.errors")
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "file_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+}
+
+
+class ApiError(Exception):
+    """A refusal decided by the HTTP layer itself (auth, malformed form fields, ...)."""
+
+    def __init__(self, status: int, code: str, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.http_status = status
+        self.code = code
+        self.message = message
+        self.details: dict[str, Any] = details
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """The request body outgrew the upload limit while it was being received.
+
+    It is an `HTTPException` so FastAPI re-raises it from body parsing instead of turning it
+    into a generic 400.
+    """
+
+    def __init__(self, limit: int, received: int | None = None) -> None:
+        super().__init__(status_code=413, detail=f"request body is larger than {limit} bytes")
+        self.limit = limit
+        self.received = received
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON body of every error response."""
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """A `JSONResponse` with the shared error body."""
+    return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
+
+
+DomainError = IngestError | PipelineError | RetrievalError | LLMError | ApiError
+DOMAIN_ERRORS = (IngestError, PipelineError, RetrievalError, LLMError, ApiError)
+
+
+def domain_error_response(exc: DomainError) -> JSONResponse:
+    """Render a package error with its own code, status and structured details."""
+    headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+    return error_response(exc.http_status, exc.code, exc.message, exc.details, headers)
+
+
+async def _domain_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DOMAIN_ERRORS)
+    if exc.http_status >= 500:
+        logger.error(
+            "request failed: code=%s message=%s request_id=%s",
+            exc.code,
+            exc.message,
+            getattr(request.state, "request_id", None),
+        )
+    return domain_error_response(exc)
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    # Drop `input` (it may hold a whole uploaded file) and `ctx` (it may hold exceptions).
+    return [
+        {"loc": list(item.get("loc", ())), "msg": item.get("msg", ""), "type": item.get("type")}
+        for item in exc.errors()
+    ]
+
+
+async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = _validation_details(exc)
+    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+    where = ".".join(str(part) for part in first["loc"])
+    message = f"{where}: {first['msg']}" if where else str(first["msg"])
+    return error_response(422, "validation_error", message, {"errors": errors})
+
+
+async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    code = _STATUS_CODES.get(status, HTTPStatus(status).phrase.lower().replace(" ", "_"))
+    details: dict[str, Any] = {}
+    if isinstance(exc, BodyTooLarge):
+        details = {"limit": exc.limit}
+        message = f"upload is larger than the limit of {exc.limit} bytes"
+    elif status == 404:
+        message = f"no route matches {request.method} {request.url.path}"
+    elif status == 405:
+        message = f"method {request.method} is not allowed on {request.url.path}"
+    else:
+        message = str(exc.detail)
+    return error_response(status, code, message, details, dict(exc.headers or {}) or None)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers above on `app`."""
+    for error_type in DOMAIN_ERRORS:
+        app.add_exception_handler(error_type, _domain_handler)
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_handler)

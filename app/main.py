@@ -1,0 +1,39 @@
+"""The app factory: `create_app(container)` wires routers, error handlers and middleware.
+
+The app never builds its own dependencies; it is handed a `Container` (the CLI builds one
+from settings, tests build one against their database) and does not close it: whoever built
+the container owns its lifetime. Each API area is a router module under `app.routes`,
+registered here.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from app.container import Container
+from app.errors import install_error_handlers
+from app.middleware import RequestContextMiddleware, UploadLimitMiddleware
+from app.routes import documents, health, jobs
+from app.uploads import FORM_OVERHEAD_BYTES
+
+ROUTERS: tuple[APIRouter, ...] = (health.router, documents.router, jobs.router)
+"""Every router the app serves; a new API area adds its module's `router` here."""
+
+
+def create_app(container: Container) -> FastAPI:
+    """A FastAPI app serving `container`'s database, models and limits."""
+    app = FastAPI(
+        title="lectern",
+        summary="Self-hosted RAG: ingest PDFs and scans, ask with sources, extract data.",
+        version="0.1.0",
+    )
+    app.state.container = container
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    # Added last = outermost: the request id exists before the size guard can answer.
+    app.add_middleware(
+        UploadLimitMiddleware, max_body_bytes=container.limits.max_bytes + FORM_OVERHEAD_BYTES
+    )
+    app.add_middleware(RequestContextMiddleware)
+    return app

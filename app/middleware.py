@@ -1,0 +1,142 @@
+"""ASGI middleware: request ids, one access-log line per request, the 500 catch-all, and the
+upload size guard that rejects an oversized body before it is read.
+
+Both are plain ASGI classes (not `BaseHTTPMiddleware`) so that streaming responses such as
+SSE pass through untouched and exceptions are not wrapped in task groups.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import BodyTooLarge, error_body
+
+access_log = logging.getLogger("lectern.access")
+error_log = logging.getLogger("lectern.errors")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _request_id(scope: Scope) -> str:
+    """Reuse a caller's well-formed `X-Request-ID`, otherwise make a new one."""
+    given = Headers(scope=scope).get(REQUEST_ID_HEADER)
+    if given and _VALID_REQUEST_ID.match(given):
+        return given
+    return uuid.uuid4().hex
+
+
+async def _send_json(send: Send, status: int, body: dict[str, object], request_id: str) -> None:
+    payload = json.dumps(body).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        (REQUEST_ID_HEADER.lower().encode(), request_id.encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+class RequestContextMiddleware:
+    """Give each request an id (echoed as `X-Request-ID`), log it once, and answer 500 JSON
+    naming that id when anything below raises an unexpected exception."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            error_log.exception(
+                "unhandled error: method=%s path=%s request_id=%s",
+                scope["method"],
+                scope["path"],
+                request_id,
+            )
+            status = 500
+            if not response_started:
+                body = error_body(
+                    "internal_error",
+                    f"internal server error; quote request id {request_id} when reporting it",
+                    {"request_id": request_id},
+                )
+                await _send_json(send, 500, body, request_id)
+        finally:
+            access_log.info(
+                "method=%s path=%s status=%d duration_ms=%.1f tenant=%s request_id=%s",
+                scope["method"],
+                scope["path"],
+                status,
+                (time.perf_counter() - started) * 1000,
+                state.get("tenant", "-"),
+                request_id,
+            )
+
+
+class UploadLimitMiddleware:
+    """Refuse request bodies over `max_body_bytes` without buffering them.
+
+    A declared `Content-Length` over the limit is answered 413 at once, before a byte of the
+    body is read. Without one (chunked uploads) the bytes are counted as they arrive and
+    `BodyTooLarge` is raised from `receive` as soon as the count passes the limit; FastAPI's
+    body parsing re-raises it and the error handlers render the 413 JSON.
+    """
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_body_bytes
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            request_id = scope.get("state", {}).get("request_id", "")
+            body = error_body(
+                "file_too_large",
+                f"upload is larger than the limit of {limit} bytes",
+                {"limit": limit, "size": int(declared)},
+            )
+            await _send_json(send, 413, body, request_id)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit, received)
+            return message
+
+        await self.app(scope, counting_receive, send)

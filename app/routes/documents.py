@@ -1,0 +1,111 @@
+"""`/v1/documents`: upload, list, read, chunks, pages, delete.
+
+Thin: parse the request, call `pipelines.ingest_job`, shape the response. An upload answers
+202 with the document and its queued job, or 200 with the existing document (and no job)
+when the same bytes are already in the tenant's collection.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+
+from app.deps import ContainerDep, SessionDep, TenantDep
+from app.schemas import ChunkOut, DocumentOut, JobOut, Listing, PageOut, SubmissionOut
+from app.uploads import parse_metadata, read_bounded
+from pipelines import ingest_job
+
+router = APIRouter(prefix="/v1/documents", tags=["documents"])
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="at most this many items")]
+Offset = Annotated[int, Query(ge=0, description="skip this many items")]
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED)
+def upload_document(
+    response: Response,
+    container: ContainerDep,
+    session: SessionDep,
+    tenant: TenantDep,
+    file: Annotated[UploadFile, File(description="PDF, PNG, JPEG, TIFF, text or Markdown")],
+    collection: Annotated[str, Form(min_length=1, max_length=200)] = "default",
+    metadata: Annotated[str | None, Form(description="a JSON object stored with it")] = None,
+) -> SubmissionOut:
+    """Store the file and queue its ingestion (or return the existing copy of the same bytes)."""
+    data = read_bounded(file.file, container.limits.max_bytes)
+    submission = ingest_job.submit_document(
+        session,
+        tenant=tenant,
+        collection=collection,
+        filename=file.filename or "upload",
+        data=data,
+        metadata=parse_metadata(metadata),
+        limits=container.limits,
+    )
+    if not submission.created:
+        response.status_code = status.HTTP_200_OK
+    return SubmissionOut(
+        document=DocumentOut.of(submission.document),
+        job=JobOut.of(submission.job) if submission.job is not None else None,
+        created=submission.created,
+    )
+
+
+@router.get("")
+def list_documents(
+    session: SessionDep,
+    tenant: TenantDep,
+    collection: str | None = None,
+    status: str | None = Query(default=None, pattern="^(processing|ready|failed)$"),
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Listing[DocumentOut]:
+    """The tenant's documents, newest first, optionally of one collection or status."""
+    rows = ingest_job.list_documents(
+        session, tenant=tenant, collection=collection, status=status, limit=limit, offset=offset
+    )
+    return Listing(items=[DocumentOut.of(r) for r in rows], limit=limit, offset=offset)
+
+
+@router.get("/{document_id}")
+def get_document(document_id: uuid.UUID, session: SessionDep, tenant: TenantDep) -> DocumentOut:
+    """One document of the tenant (404 for unknown ids and for other tenants' ids)."""
+    return DocumentOut.of(ingest_job.get_document(session, tenant=tenant, document_id=document_id))
+
+
+@router.get("/{document_id}/chunks")
+def list_chunks(
+    document_id: uuid.UUID,
+    session: SessionDep,
+    tenant: TenantDep,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Listing[ChunkOut]:
+    """The document's chunks in reading order, with pages and section paths."""
+    rows = ingest_job.list_chunks(
+        session, tenant=tenant, document_id=document_id, limit=limit, offset=offset
+    )
+    return Listing(items=[ChunkOut.of(r) for r in rows], limit=limit, offset=offset)
+
+
+@router.get("/{document_id}/pages")
+def list_pages(
+    document_id: uuid.UUID,
+    session: SessionDep,
+    tenant: TenantDep,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Listing[PageOut]:
+    """The document's pages: raw and cleaned text, method (text/ocr), OCR confidence."""
+    rows = ingest_job.list_pages(
+        session, tenant=tenant, document_id=document_id, limit=limit, offset=offset
+    )
+    return Listing(items=[PageOut.of(r) for r in rows], limit=limit, offset=offset)
+
+
+@router.delete("/{document_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_document(document_id: uuid.UUID, session: SessionDep, tenant: TenantDep) -> None:
+    """Remove the document with its pages, chunks and jobs."""
+    ingest_job.delete_document(session, tenant=tenant, document_id=document_id)

@@ -1,0 +1,168 @@
+"""Response models of the documents and jobs API.
+
+They are the public contract: built from the ORM rows that `pipelines.ingest_job` returns,
+never exposing `tenant_id`, stored bytes or embeddings.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, Field
+
+from ingest.tables import ChunkRow, Document, Page
+from pipelines.tables import Job
+
+T = TypeVar("T")
+
+
+class DocumentOut(BaseModel):
+    """One uploaded document; `status` is processing, ready or failed."""
+
+    id: uuid.UUID
+    collection: str
+    filename: str
+    kind: str
+    content_type: str
+    sha256: str
+    size_bytes: int
+    metadata: dict[str, Any]
+    status: str
+    page_count: int | None
+    chunk_count: int | None
+    error: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Document) -> DocumentOut:
+        """Build from a `Document` row."""
+        return cls(
+            id=row.id,
+            collection=row.collection,
+            filename=row.filename,
+            kind=row.kind,
+            content_type=row.content_type,
+            sha256=row.sha256,
+            size_bytes=row.size_bytes,
+            metadata=dict(row.metadata_ or {}),
+            status=row.status,
+            page_count=row.page_count,
+            chunk_count=row.chunk_count,
+            error=row.error,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+class Progress(BaseModel):
+    """Pages finished out of the document's pages (`pages_total` is null until known)."""
+
+    pages_done: int
+    pages_total: int | None
+
+
+class JobOut(BaseModel):
+    """An ingestion job; `status` is queued, running, succeeded or failed."""
+
+    id: uuid.UUID
+    document_id: uuid.UUID | None
+    status: str
+    stage: str | None
+    progress: Progress
+    error: dict[str, Any] | None
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Job) -> JobOut:
+        """Build from a `Job` row."""
+        return cls(
+            id=row.id,
+            document_id=row.document_id,
+            status=row.status,
+            stage=row.stage,
+            progress=Progress(pages_done=row.pages_done or 0, pages_total=row.pages_total),
+            error=row.error,
+            attempts=row.attempts or 0,
+            created_at=row.created_at,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+        )
+
+
+class SubmissionOut(BaseModel):
+    """The answer to an upload: the document and its job (null when deduplicated)."""
+
+    document: DocumentOut
+    job: JobOut | None
+    created: bool
+
+
+class ChunkOut(BaseModel):
+    """One section-aware chunk with where it came from in the document."""
+
+    id: int
+    ordinal: int
+    text: str
+    section: str
+    section_path: list[str]
+    page_start: int
+    page_end: int
+    char_start: int
+    char_end: int
+    token_count: int
+
+    @classmethod
+    def of(cls, row: ChunkRow) -> ChunkOut:
+        """Build from a `ChunkRow`."""
+        return cls(
+            id=row.id,
+            ordinal=row.ordinal,
+            text=row.text,
+            section=row.section,
+            section_path=list(row.section_path or []),
+            page_start=row.page_start,
+            page_end=row.page_end,
+            char_start=row.char_start,
+            char_end=row.char_end,
+            token_count=row.token_count,
+        )
+
+
+class PageOut(BaseModel):
+    """One page's text, how it was read, and whether the LLM cleanup pass was applied."""
+
+    page_no: int
+    method: str
+    text: str
+    raw_text: str
+    cleanup: str
+    cleanup_reason: str | None
+    ocr_confidence: float | None
+
+    @classmethod
+    def of(cls, row: Page) -> PageOut:
+        """Build from a `Page` row."""
+        return cls(
+            page_no=row.page_no,
+            method=row.method,
+            text=row.text,
+            raw_text=row.raw_text,
+            cleanup=row.cleanup,
+            cleanup_reason=row.cleanup_reason,
+            ocr_confidence=row.ocr_confidence,
+        )
+
+
+class Listing(BaseModel, Generic[T]):
+    """A page of results: `items` after skipping `offset`, at most `limit` of them."""
+
+    items: list[T]
+    limit: int
+    offset: int
+    total: int | None = Field(default=None, description="all matches, when known")

@@ -1,0 +1,141 @@
+"""A real lectern server for end-to-end tests: real uvicorn, PostgreSQL, model, Tesseract.
+
+One server per test session (loading the model and starting OCR processes is the slow part):
+a `Container` built by the real composition root against a database of its own, `create_app`
+served by uvicorn on a free loopback port in a thread, and in-process ingestion workers.
+Two API keys (tenants `alpha` and `beta`) exist from the start, so every request must carry
+one; `alpha` and `beta` are `httpx.Client`s that do.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from app.auth import create_key
+from app.container import Container, build_container
+from app.database import drop_database, ensure_database
+from app.main import create_app
+from app.settings import Settings
+from app.workers import start_inprocess
+from tests.conftest import database_on
+
+TIMINGS = pytest.StashKey[dict[str, float]]()
+E2E_UPLOAD_LIMIT = 2 * 1024 * 1024
+"""Big enough for every sample (the scan is ~0.7 MB), small enough to exceed cheaply."""
+
+
+@dataclass
+class Server:
+    """The running server: its base URL, container, and the tenants' keys."""
+
+    url: str
+    container: Container
+    keys: dict[str, str]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="session")
+def e2e_database_url(database_server_url: str, migrated_template: str) -> Iterator[str]:
+    """A migrated database used only by the e2e server (it commits for real)."""
+    name = f"lectern_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"  # orphans get dropped by pid
+    ensure_database(database_server_url, name, template=migrated_template)
+    yield database_on(database_server_url, name)
+    drop_database(database_server_url, name)
+
+
+def _serve_in_thread(server: uvicorn.Server) -> tuple[str, threading.Thread]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    return f"http://127.0.0.1:{port}", thread
+
+
+@pytest.fixture(scope="session")
+def server(e2e_database_url: str, request: pytest.FixtureRequest) -> Iterator[Server]:
+    """Start container, workers and uvicorn once; stop them all at the end of the session."""
+    settings = Settings(max_upload_bytes=E2E_UPLOAD_LIMIT, ocr_workers=2, worker_concurrency=1)
+    container = build_container(settings, database_url=e2e_database_url)
+    workers = start_inprocess(container, name="e2e")
+    uv = uvicorn.Server(
+        uvicorn.Config(create_app(container), log_config=None, access_log=False, lifespan="off")
+    )
+    try:
+        url, thread = _serve_in_thread(uv)
+        with container.session_factory() as session:
+            keys = {tenant: create_key(session, tenant, "e2e") for tenant in ("alpha", "beta")}
+        running = Server(url=url, container=container, keys=keys)
+        request.config.stash[TIMINGS] = running.timings
+        yield running
+    finally:
+        uv.should_exit = True
+        if "thread" in locals():
+            thread.join(15)
+        workers.stop()
+        container.close()
+
+
+def _client(server: Server, tenant: str) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {server.keys[tenant]}"}
+    return httpx.Client(base_url=server.url, headers=headers, timeout=60.0)
+
+
+@pytest.fixture(scope="session")
+def alpha(server: Server) -> Iterator[httpx.Client]:
+    """An HTTP client acting as tenant `alpha`."""
+    with _client(server, "alpha") as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def beta(server: Server) -> Iterator[httpx.Client]:
+    """An HTTP client acting as tenant `beta`."""
+    with _client(server, "beta") as client:
+        yield client
+
+
+def wait_for_job(client: httpx.Client, job_id: str, timeout_s: float = 300.0) -> dict[str, Any]:
+    """Poll `GET /v1/jobs/{id}` until it succeeds or fails; return the last job body.
+
+    Also checks, on the way, that progress never goes backwards within a stage's page count.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = client.get(f"/v1/jobs/{job_id}")
+        assert response.status_code == 200, response.text
+        job: dict[str, Any] = response.json()
+        progress = job["progress"]
+        if progress["pages_total"] is not None:
+            assert 0 <= progress["pages_done"] <= progress["pages_total"], job
+        if job["status"] in ("succeeded", "failed"):
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} still {job['status']} after {timeout_s}s: {job}")
+        time.sleep(0.2)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the measured upload-to-succeeded times, when the e2e suite ran."""
+    timings = terminalreporter.config.stash.get(TIMINGS, {})
+    if timings:
+        terminalreporter.section("lectern e2e: upload → job succeeded, over HTTP")
+        for name, seconds in timings.items():
+            terminalreporter.write_line(f"{name:<24} {seconds:6.2f} s")
