@@ -1,15 +1,12 @@
 """The ingestion worker: claims jobs, runs the ingest pipeline, stores the result exactly once.
 
-A `Worker` claims one job at a time (see `pipelines.job_queue` for the states and guards),
-renews its lease from a heartbeat thread while the pipeline runs, and writes progress (stage,
-pages done of total) in small guarded transactions. Progress writes double as cancellation
-points: when the job is no longer ours (lease taken over, document deleted — its jobs go with it
-by FK cascade) or the worker is stopping, the pipeline is interrupted between pages or batches.
-
-Content errors (`IngestError` with a 4xx status: corrupt, encrypted, bomb, no text) fail the job
-and the document at once; anything else is retried until `max_attempts`, then failed. A job whose
-workers died `max_attempts` times is failed as `worker_lost` instead of being run again.
-`start_inprocess_workers` runs workers in threads of the API process, with clean shutdown.
+A `Worker` claims one job at a time (states and guards: `pipelines.job_queue`), renews its lease
+from a heartbeat thread, and writes progress (stage, pages done of total) in small guarded
+transactions that double as cancellation points: when the job is no longer ours (lease taken
+over, or document deleted, which cascades to its jobs) or the worker is stopping, the pipeline
+stops between pages or batches. Content errors (`IngestError` with a 4xx status) fail the job and
+document at once; anything else is retried until `max_attempts`; a job whose workers died that
+often fails as `worker_lost`. `start_inprocess_workers` runs workers as threads of `serve`.
 """
 
 from __future__ import annotations
@@ -28,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from ingest import store
 from ingest.errors import IngestError
-from ingest.pipeline import IngestContext, Stage, run_ingest
+from ingest.pipeline import IngestContext, IngestResult, Stage, run_ingest
 from ingest.sniff import sniff
 from pipelines import job_queue
 from pipelines.job_queue import Claimed
@@ -193,15 +190,7 @@ class Worker:
         started = time.perf_counter()
         try:
             with _Lease(self, job) as lease:
-                base = self.context()
-                sniffed = sniff(data, document.filename, base.limits)
-                result = run_ingest(data, sniffed, replace(base, on_progress=lease.progress))
-                lease.progress("storing", len(result.pages), len(result.pages))
-                with self.session_factory() as session:
-                    if not job_queue.finish(
-                        session, job=job, worker_id=self.worker_id, result=result
-                    ):
-                        raise JobLost(str(job.id))
+                result = self._ingest(job, data, document.filename, lease)
         except JobLost:
             log.warning("job %s: no longer ours (lease taken over or deleted)", job.id)
         except ShuttingDown:
@@ -217,15 +206,27 @@ class Worker:
             log.exception("job %s: unexpected error", job.id)
             self._retry_or_fail(job, "internal_error", exc)
         else:
-            timings = {k: round(v, 3) for k, v in result.timings.items()}
             log.info(
                 "job %s: succeeded, %d pages, %d chunks in %.2fs %s",
                 job.id,
                 len(result.pages),
                 len(result.chunks),
                 time.perf_counter() - started,
-                timings,
+                {stage: round(seconds, 3) for stage, seconds in result.timings.items()},
             )
+
+    def _ingest(self, job: Claimed, data: bytes, filename: str, lease: _Lease) -> IngestResult:
+        """Run the pipeline and store its result; `timings` gains "storing"."""
+        base = self.context()
+        sniffed = sniff(data, filename, base.limits)
+        result = run_ingest(data, sniffed, replace(base, on_progress=lease.progress))
+        lease.progress("storing", len(result.pages), len(result.pages))
+        started = time.perf_counter()
+        with self.session_factory() as session:
+            if not job_queue.finish(session, job=job, worker_id=self.worker_id, result=result):
+                raise JobLost(str(job.id))
+        result.timings["storing"] = time.perf_counter() - started
+        return result
 
     def _fail(self, job: Claimed, code: str, message: str, details: dict[str, Any]) -> None:
         error = {"code": code, "message": message, "details": details}
