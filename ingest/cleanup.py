@@ -18,7 +18,7 @@ from typing import Protocol
 
 from rapidfuzz import fuzz
 
-from ingest.headings import page_markdown
+from ingest.headings import FontProfile, page_markdown
 from ingest.types import CleanPage, CleanupStatus, PageText
 
 _CHAR_FIXES = str.maketrans(
@@ -186,16 +186,21 @@ def guard_rewrite(
 
 
 def clean_page(
-    page: PageText, cleaner: TextCleaner | None, bounds: CleanupBounds = CleanupBounds()
+    page: PageText,
+    cleaner: TextCleaner | None,
+    bounds: CleanupBounds = CleanupBounds(),
+    *,
+    fonts: FontProfile | None = None,
 ) -> CleanPage:
     """Turn a raw page into the Markdown text that gets chunked, keeping the raw text for audit.
 
-    Recovers headings (`page_markdown`), normalises, and for OCR pages only asks `cleaner` for
+    Recovers headings (`page_markdown`, with the document's `fonts` from `document_fonts` so
+    heading levels agree across pages), normalises, and for OCR pages only asks `cleaner` for
     a repair that `guard_rewrite` must accept. Status: "applied" (rewrite kept), "rejected"
     (rewrite refused, reason says why), "skipped" (text-layer page, no cleaner, empty page, or
     the cleaner raised). Never raises because of the cleaner.
     """
-    text = normalize(page_markdown(page))
+    text = normalize(page_markdown(page, fonts))
     status: CleanupStatus = "skipped"
     reason: str | None = None
     if page.method != "ocr":

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ingest.types import PageText, TextLine
 
-_MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+\S")
+_MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+\S", re.MULTILINE)
 _NUMBERED = re.compile(
     r"^(?P<num>(?:\d{1,2}|[A-Z])(?:\.\d{1,2})*\.?|[IVX]{1,4}\.)\s+(?P<title>\S.*)$"
 )
+_SECTION_NUMBER = re.compile(r"^(?:\d{1,2}|[A-Z])(?:\.\d{1,2})+\.?\s+")
+# Specks OCR reads as punctuation before a line: "' 4 Conclusion", ". North 2.9".
+_OCR_LEADING_JUNK = re.compile(r"^['‘’`\".,;:|]{1,2}\s+(?=\w)")
 _DECIMAL_OR_MONEY = re.compile(r"\d[.,]\d|[$€£¥%]")
 _SIZE_RATIO = 1.15  # a line this much larger than the body text is a heading candidate
 _MAX_HEADING_WORDS = 12
@@ -43,7 +47,7 @@ def _title_like(text: str, *, max_words: int = _MAX_HEADING_WORDS) -> bool:
         and text[0].isalnum()
         and text[-1] not in ".,;:!?"
         and _letter_share(text) >= 0.6
-        and not _DECIMAL_OR_MONEY.search(text)
+        and not _DECIMAL_OR_MONEY.search(_SECTION_NUMBER.sub("", text))
     )
 
 
@@ -66,49 +70,70 @@ def _render(lines: list[_Line]) -> str:
     return "\n".join(out)
 
 
-def markdown_from_lines(lines: list[TextLine]) -> str:
-    """Markdown for a text-layer page, with headings recovered from font size and weight.
+@dataclass(frozen=True)
+class FontProfile:
+    """A document's body font size and the font styles its headings use, largest first.
 
-    The body size is the most common size weighted by characters. Short, title-like lines set at
-    least 15% larger become `#`, `##`, `###` by size rank (largest first); short bold title-like
-    lines at body size become the next level down. Consecutive heading lines of the same level
-    (a wrapped heading) merge into one.
+    Built once per document (`font_profile` over every page's lines) so that heading levels
+    agree across pages: a page holding only `2 Results` must not promote it to the level of
+    the document title on page 1.
     """
+
+    body_size: float | None
+    heading_styles: tuple[tuple[float, bool], ...] = ()
+
+    def style(self, line: TextLine) -> tuple[float, bool] | None:
+        """(size, bold) when the line's font marks a heading candidate, else None."""
+        body = self.body_size
+        size = round(line.font_size, 1) if line.font_size is not None else body
+        if size is not None and body is not None and size >= body * _SIZE_RATIO:
+            return size, line.bold
+        if line.bold and (size is None or body is None or size >= body):
+            return (size if size is not None else 0.0), True
+        return None
+
+    def level(self, line: TextLine) -> int:
+        """1..3 by the rank of the line's style among the document's heading styles; 0 = body."""
+        style = self.style(line)
+        if style is None:
+            return 0
+        return min(_MAX_LEVEL, 1 + sum(other > style for other in self.heading_styles))
+
+
+def font_profile(lines: Iterable[TextLine]) -> FontProfile:
+    """The body size (most common size, weighted by characters) and the heading styles in use."""
+    lines = list(lines)
     weights: Counter[float] = Counter()
     for line in lines:
         if line.font_size is not None and line.text.strip():
             weights[round(line.font_size, 1)] += len(line.text.strip())
-    body = weights.most_common(1)[0][0] if weights else None
+    probe = FontProfile(weights.most_common(1)[0][0] if weights else None)
+    styles = {probe.style(ln) for ln in lines if _title_like(" ".join(ln.text.split()))}
+    ranked = sorted((s for s in styles if s is not None), reverse=True)
+    return FontProfile(probe.body_size, tuple(ranked))
 
-    def is_large(line: TextLine) -> bool:
-        return (
-            body is not None
-            and line.font_size is not None
-            and (line.font_size >= body * _SIZE_RATIO)
-        )
 
-    heading_sizes = sorted(
-        {round(ln.font_size, 1) for ln in lines if ln.font_size and is_large(ln)}, reverse=True
-    )
-    bold_level = min(_MAX_LEVEL, len(heading_sizes) + 1)
+def markdown_from_lines(lines: list[TextLine], profile: FontProfile | None = None) -> str:
+    """Markdown for a text-layer page, with headings recovered from font size and weight.
+
+    Short, title-like lines set at least 15% larger than the body, or bold and not smaller,
+    become `#`, `##`, `###` by the rank of their (size, bold) style in `profile` (default: this
+    page alone; pass the document's `font_profile` for levels consistent across pages).
+    Consecutive heading lines of one style (a wrapped heading) merge into one.
+    """
+    profile = profile or font_profile(lines)
     classified: list[_Line] = []
     previous: TextLine | None = None
     for line in lines:
         text = " ".join(line.text.split())
-        level = 0
         # The second line of a wrapped heading may start in lower case ("of the Year").
         continues = (
             previous is not None
             and classified[-1].level > 0
-            and previous.font_size == line.font_size
-            and previous.bold == line.bold
+            and profile.style(previous) == profile.style(line)
             and _title_like(text[:1].upper() + text[1:])
         )
-        if text and (_title_like(text) or continues):
-            if is_large(line) and line.font_size is not None:
-                level = min(_MAX_LEVEL, heading_sizes.index(round(line.font_size, 1)) + 1)
-            elif line.bold and not (body and line.font_size and line.font_size < body):
-                level = bold_level
+        level = profile.level(line) if text and (_title_like(text) or continues) else 0
         classified.append(_Line(text, level))
         previous = line
     return _render(classified)
@@ -153,7 +178,7 @@ def markdown_from_plain(text: str) -> str:
     stay body text. Consecutive ALL-CAPS heading lines merge into one heading.
     """
     raw = text.split("\n")
-    stripped = [" ".join(line.split()) for line in raw]
+    stripped = [_OCR_LEADING_JUNK.sub("", " ".join(line.split())) for line in raw]
     classified: list[_Line] = []
     for i, line in enumerate(stripped):
         if not line or _MARKDOWN_HEADING.match(line):
@@ -166,8 +191,20 @@ def markdown_from_plain(text: str) -> str:
     return _render(classified)
 
 
-def page_markdown(page: PageText) -> str:
-    """Markdown for one page: from its text-layer lines when present, else from its plain text."""
+def document_fonts(pages: Sequence[PageText]) -> FontProfile:
+    """The `FontProfile` of a whole document, from every page's text-layer lines."""
+    return font_profile(line for page in pages for line in page.lines)
+
+
+def page_markdown(page: PageText, fonts: FontProfile | None = None) -> str:
+    """Markdown for one page: from font facts when its lines carry them, else from line shapes.
+
+    Pass the document's `document_fonts(pages)` so levels agree across pages. When the fonts
+    reveal no heading style at all (everything in one size, as in many exported reports), the
+    plain-text rules apply to the lines instead, so "2.1 Revenue" is still found.
+    """
     if page.lines and any(ln.font_size is not None or ln.bold for ln in page.lines):
-        return markdown_from_lines(page.lines)
+        profile = fonts or font_profile(page.lines)
+        markdown = markdown_from_lines(page.lines, profile)
+        return markdown if profile.heading_styles else markdown_from_plain(markdown)
     return markdown_from_plain(page.text)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from ingest.headings import markdown_from_lines, markdown_from_plain, page_markdown
+from ingest.headings import (
+    document_fonts,
+    markdown_from_lines,
+    markdown_from_plain,
+    page_markdown,
+)
 from ingest.types import PageText, TextLine
 
 BODY = "Revenue grew strongly across all regions during the year."
@@ -102,3 +107,55 @@ def test_page_markdown_prefers_lines_when_fonts_are_known() -> None:
     assert page_markdown(page) == "# Summary\n" + BODY
     ocr = PageText(page_no=2, method="ocr", text="4 Results\n" + BODY)
     assert page_markdown(ocr) == "# 4 Results\n" + BODY
+
+
+def test_page_markdown_uses_line_shapes_when_fonts_show_no_heading() -> None:
+    lines = [TextLine("2.1 Revenue", 10.0), TextLine(BODY, 10.0), TextLine("TOTAL 9.00", 10.0)]
+    page = PageText(page_no=1, method="text", text="", lines=lines)
+    assert page_markdown(page) == f"## 2.1 Revenue\n{BODY}\nTOTAL 9.00"
+    no_fonts = [TextLine("4 Results"), TextLine(BODY)]  # OCR pages carry lines without fonts
+    ocr = PageText(page_no=2, method="ocr", text="4 Results\n" + BODY, lines=no_fonts)
+    assert page_markdown(ocr) == "# 4 Results\n" + BODY
+
+
+def test_document_fonts_keep_levels_consistent_across_pages() -> None:
+    first = PageText(
+        page_no=1,
+        method="text",
+        text="",
+        lines=[
+            TextLine("Annual Report 2024", 20.0, bold=True),
+            TextLine("1 Introduction", 15.0, bold=True),
+            TextLine(BODY, 11.0),
+            TextLine("1.1 Scope of this report", 12.5, bold=True),  # only 14% larger, but bold
+            TextLine(BODY, 11.0),
+            TextLine("Page 1 of 3", 9.0),
+        ],
+    )
+    second = PageText(
+        page_no=2,
+        method="text",
+        text="",
+        lines=[TextLine("2 Results", 15.0, bold=True), TextLine(BODY, 11.0)],
+    )
+    fonts = document_fonts([first, second])
+    assert page_markdown(first, fonts).split("\n") == [
+        "# Annual Report 2024",
+        "## 1 Introduction",
+        BODY,
+        "### 1.1 Scope of this report",
+        BODY,
+        "Page 1 of 3",
+    ]
+    assert page_markdown(second, fonts) == "## 2 Results\n" + BODY
+    assert page_markdown(second) == "# 2 Results\n" + BODY  # alone, the page cannot know
+
+
+def test_plain_ignores_ocr_specks_before_a_heading() -> None:
+    text = f"{BODY}\n' 4 Conclusion\n{BODY}\n. North 2.9 3.8"
+    assert markdown_from_plain(text).split("\n") == [
+        BODY,
+        "# 4 Conclusion",
+        BODY,
+        ". North 2.9 3.8",
+    ]
