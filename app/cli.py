@@ -9,6 +9,7 @@ client of a running server.
 from __future__ import annotations
 
 import contextlib
+import logging
 import signal
 import threading
 from collections.abc import Iterator
@@ -36,6 +37,7 @@ cli.add_typer(db_cli, name="db")
 cli.add_typer(keys_cli, name="keys")
 cli.command("ingest")(cli_ingest.ingest)
 
+log = logging.getLogger("lectern.cli")
 out = Console()
 err = Console(stderr=True)
 
@@ -88,6 +90,7 @@ def serve(
         uvicorn.Server(config).run()
     finally:
         if workers is not None:
+            log.info("stopping in-process workers")
             workers.stop()
         container.close()
 

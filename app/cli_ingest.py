@@ -36,7 +36,9 @@ class Upload:
     job_id: str | None = None
     status: str = "pending"
     error: str | None = None
+    pages: int | None = None
     task: TaskID | None = None
+    misses: int = 0
 
 
 def collect_files(paths: list[Path]) -> list[Path]:
@@ -85,6 +87,7 @@ def upload(client: httpx.Client, item: Upload, collection: str | None) -> None:
     item.document_id = body["document"]["id"]
     item.job_id = body["job"]["id"] if body.get("job") else None
     item.status = body["job"]["status"] if body.get("job") else body["document"]["status"]
+    item.pages = body["document"].get("page_count")
     if item.status == "failed":
         item.error = _error_text(body["document"].get("error"))
 
@@ -95,10 +98,25 @@ def _error_text(error: dict[str, Any] | None) -> str:
     return f"{error.get('code', 'error')}: {error.get('message', '')}"
 
 
+MAX_MISSES = 20
+"""Consecutive failed polls (about 10 s) before a file is given up as lost."""
+
+
 def poll(client: httpx.Client, item: Upload) -> tuple[int, int | None]:
-    """Refresh one item's status from its job (or its document when deduplicated)."""
+    """Refresh one item's status; a server briefly unreachable is retried, not fatal."""
+    try:
+        return _poll(client, item)
+    except httpx.HTTPError as exc:
+        item.misses += 1
+        if item.misses >= MAX_MISSES:
+            item.status, item.error = "failed", f"lost contact with the server: {exc}"
+        return 0, None
+
+
+def _poll(client: httpx.Client, item: Upload) -> tuple[int, int | None]:
     if item.job_id is not None:
         response = client.get(f"/v1/jobs/{item.job_id}")
+        item.misses = 0
         if response.status_code != 200:
             item.status, item.error = "failed", _describe_error(response)
             return 0, None
@@ -108,6 +126,7 @@ def poll(client: httpx.Client, item: Upload) -> tuple[int, int | None]:
             item.error = _error_text(job.get("error"))
         return job["progress"]["pages_done"], job["progress"]["pages_total"]
     response = client.get(f"/v1/documents/{item.document_id}")
+    item.misses = 0
     document = response.json() if response.status_code == 200 else {}
     item.status = document.get("status", "failed")
     if item.status == "failed":
@@ -127,7 +146,10 @@ def wait_all(client: httpx.Client, items: list[Upload], timeout_s: float) -> Non
     deadline = time.monotonic() + timeout_s
     with Progress(*columns, console=console) as progress:
         for item in items:
-            item.task = progress.add_task(item.path.name, total=None, status=item.status)
+            pages = item.pages if item.status in TERMINAL and item.pages else None
+            item.task = progress.add_task(
+                item.path.name, total=pages, completed=pages or 0, status=item.status
+            )
         pending = [i for i in items if i.status not in TERMINAL]
         while pending and time.monotonic() < deadline:
             for item in pending:

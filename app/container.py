@@ -67,11 +67,13 @@ class Container:
         if self._closed:
             return
         self._closed = True
+        started = time.perf_counter()
         if self.ocr_pool is not None:
             self.ocr_pool.close()
         self.engine.dispose()
         if self.database is not None:
             self.database.close()
+        log.info("container closed in %.1fs", time.perf_counter() - started)
 
 
 def limits_from(settings: Settings) -> Limits:
