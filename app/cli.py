@@ -87,12 +87,29 @@ def serve(
             access_log=False,
             timeout_graceful_shutdown=10,
         )
+        _finish_after_stop_signals()
         uvicorn.Server(config).run()
     finally:
         if workers is not None:
             log.info("stopping in-process workers")
             workers.stop()
         container.close()
+
+
+def _finish_after_stop_signals() -> None:
+    """Let `serve` clean up after SIGTERM/SIGINT instead of dying on uvicorn's re-raise.
+
+    uvicorn handles the signal, shuts down, restores the previous handlers and raises the
+    signal again; with Python's defaults that kills the process (SIGTERM) or throws
+    KeyboardInterrupt (SIGINT) before workers release their jobs. These handlers only log, so
+    `serve` stops its workers, closes the container and exits 0.
+    """
+
+    def _log_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s; finishing shutdown", signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, _log_signal)
+    signal.signal(signal.SIGINT, _log_signal)
 
 
 @cli.command("worker")
