@@ -1,0 +1,131 @@
+"""`POST /v1/extract` (JSON or multipart) and `GET /v1/schemas`.
+
+Thin: read the request, call `pipelines.extract`, return its result. The JSON body is
+`{"schema": "receipt" | {JSON Schema}, "document_id": ... | "text": ..., "max_attempts": 3,
+"accept_invalid": false}`; the multipart form carries `file` and `schema` (a name, or a JSON
+Schema as text), optionally `collection` and `max_attempts`, and the file is ingested first.
+The LLM router is the container's `llm_router`; without one, extraction answers 503 with how
+to configure a model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from starlette.datastructures import UploadFile
+
+from app.deps import ContainerDep, SessionDep, TenantDep
+from app.errors import ApiError
+from app.uploads import read_bounded
+from pipelines.extract import SCHEMAS, extract_document, extract_text, extract_upload
+from pipelines.extract.service import DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_LIMIT
+from pipelines.llm.router import Router
+
+router = APIRouter(prefix="/v1", tags=["extract"])
+MAX_TEXT_CHARS = 2_000_000
+
+_BODIES = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"type": "object", "required": ["schema"], "properties": {
+        "schema": {"oneOf": [{"type": "string", "enum": list(SCHEMAS)}, {"type": "object"}]},
+        "document_id": {"type": "string", "format": "uuid"}, "text": {"type": "string"},
+        "max_attempts": {"type": "integer", "minimum": 1, "maximum": MAX_ATTEMPTS_LIMIT},
+        "accept_invalid": {"type": "boolean"}}}},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file", "schema"],
+                                       "properties": {
+        "file": {"type": "string", "format": "binary"},
+        "schema": {"type": "string", "description": "a name, or a JSON Schema as text"},
+        "collection": {"type": "string"}, "max_attempts": {"type": "integer"}}}}}}}
+
+
+class ExtractBody(BaseModel):
+    """The JSON request: a schema and exactly one of `document_id` or `text`."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    target: str | dict[str, Any] = Field(alias="schema")
+    document_id: uuid.UUID | None = None
+    text: str | None = Field(None, max_length=MAX_TEXT_CHARS)
+    max_attempts: int = Field(DEFAULT_MAX_ATTEMPTS, ge=1, le=MAX_ATTEMPTS_LIMIT)
+    accept_invalid: bool = False
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ExtractBody:
+        if (self.document_id is None) == (self.text is None):
+            raise ValueError("give exactly one of document_id or text")
+        return self
+
+
+def llm_router(container: Any) -> Router | None:
+    """The container's LLM router, or None while no LLM layer is wired in."""
+    found = getattr(container, "llm_router", None)
+    return found if isinstance(found, Router) else None
+
+
+def _form_schema(raw: Any) -> str | dict[str, Any]:
+    if not isinstance(raw, str) or not raw.strip():
+        raise ApiError(422, "validation_error", "schema: a schema name or a JSON Schema is "
+                       "required", field="schema")
+    if not raw.lstrip().startswith("{"):
+        return raw.strip()
+    try:
+        parsed: dict[str, Any] = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ApiError(422, "invalid_schema", f"schema is not valid JSON: {exc.msg}",
+                       field="schema") from None
+    return parsed
+
+
+async def _from_form(request: Request, container: ContainerDep, tenant: str) -> dict[str, Any]:
+    async with request.form(max_files=1, max_fields=10) as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise ApiError(422, "validation_error", "file: an uploaded file is required",
+                           field="file")
+        schema = _form_schema(form.get("schema"))
+        attempts = str(form.get("max_attempts") or DEFAULT_MAX_ATTEMPTS)
+        if not attempts.isdigit() or not 1 <= int(attempts) <= MAX_ATTEMPTS_LIMIT:
+            raise ApiError(422, "validation_error",
+                           f"max_attempts: an integer in 1..{MAX_ATTEMPTS_LIMIT}")
+        data = await asyncio.to_thread(read_bounded, upload.file, container.limits.max_bytes)
+        result = await extract_upload(
+            llm_router(container), container.session_factory, container.embedder,
+            tenant=tenant, filename=upload.filename or "upload", data=data,
+            limits=container.limits, schema=schema,
+            collection=str(form.get("collection") or "default"), max_attempts=int(attempts))
+    return result.to_dict()
+
+
+@router.post("/extract", openapi_extra=_BODIES)
+async def extract(
+    request: Request, container: ContainerDep, session: SessionDep, tenant: TenantDep
+) -> dict[str, Any]:
+    """Extract a named schema or a JSON Schema from a document, raw text or an upload."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return await _from_form(request, container, tenant)
+    try:
+        body = ExtractBody.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+    options = {"max_attempts": body.max_attempts, "accept_invalid": body.accept_invalid}
+    if body.document_id is not None:
+        result = await extract_document(llm_router(container), session, container.embedder,
+                                        tenant=tenant, document_id=body.document_id,
+                                        schema=body.target, **options)
+    else:
+        result = await extract_text(llm_router(container), tenant=tenant,
+                                    text=body.text or "", schema=body.target, **options)
+    return result.to_dict()
+
+
+@router.get("/schemas")
+def list_schemas(tenant: TenantDep) -> dict[str, Any]:
+    """The named schemas with their JSON Schemas (any JSON Schema object may be sent too)."""
+    return {"schemas": [{"name": s.name, "description": s.description,
+                         "json_schema": s.json_schema} for s in SCHEMAS.values()]}

@@ -1,0 +1,53 @@
+"""Structured extraction: a document, text or upload plus a schema → validated JSON with evidence.
+
+Public API:
+
+- `extract(router, tenant=, schema=, pages=)`: the core use case (`service`);
+- `extract_document`, `extract_text`, `extract_upload`: the three inputs (`sources`);
+- `SCHEMAS`, `named_schema`, `resolve_target`: the named Pydantic schemas (`schemas`);
+- `custom_target`, `check_custom_schema`: caller-supplied JSON Schemas (`json_schema`);
+- `normalize_date`, `normalize_amount`: the documented normalisation (`normalize`);
+- `find_evidence`: page and quote for each value (`evidence`);
+- errors under `ExtractionError` (`errors`).
+"""
+
+from pipelines.extract.errors import (
+    DocumentNotReady,
+    ExtractionError,
+    ExtractionFailed,
+    InvalidSchema,
+    NoExtractor,
+    NothingToExtract,
+)
+from pipelines.extract.evidence import Evidence, PageText, find_evidence
+from pipelines.extract.json_schema import Target, check_custom_schema, custom_target
+from pipelines.extract.normalize import normalize_amount, normalize_date
+from pipelines.extract.schemas import SCHEMAS, NamedSchema, named_schema, resolve_target
+from pipelines.extract.service import ExtractionResult, extract
+from pipelines.extract.sources import extract_document, extract_text, extract_upload
+
+__all__ = [
+    "SCHEMAS",
+    "DocumentNotReady",
+    "Evidence",
+    "ExtractionError",
+    "ExtractionFailed",
+    "ExtractionResult",
+    "InvalidSchema",
+    "NamedSchema",
+    "NoExtractor",
+    "NothingToExtract",
+    "PageText",
+    "Target",
+    "check_custom_schema",
+    "custom_target",
+    "extract",
+    "extract_document",
+    "extract_text",
+    "extract_upload",
+    "find_evidence",
+    "named_schema",
+    "normalize_amount",
+    "normalize_date",
+    "resolve_target",
+]
