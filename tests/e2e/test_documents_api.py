@@ -33,9 +33,9 @@ from tests.ingest.cer import SAMPLES, cer, reference_pages
 
 SAMPLE_FILES = ("note.md", "digital-report.pdf", "page.png", "receipt.png", "scanned-report.pdf")
 OCR_CER_BOUND = 0.03
-"""Character error rate allowed per page of the scanned report (raw Tesseract text)."""
-RECEIPT_CER_BOUND = 0.08
-"""The receipt's columns of prices and dot leaders are harder for Tesseract than prose."""
+"""Character error rate allowed per OCR'd page (raw Tesseract text against the sample's truth).
+Measured: scanned report 0.4%, 1.8%, 0.4% per page; page.png 2.3% (its table rows); receipt
+0.6%."""
 
 
 @dataclass
@@ -155,7 +155,7 @@ def test_page_image_is_read_and_sectioned(samples: dict[str, Ingested]) -> None:
 
 def test_receipt_is_read_with_its_total(samples: dict[str, Ingested]) -> None:
     sample = samples["receipt.png"]
-    assert cer(sample.pages[0]["raw_text"], reference_pages("receipt")[0]) < RECEIPT_CER_BOUND
+    assert cer(sample.pages[0]["raw_text"], reference_pages("receipt")[0]) < OCR_CER_BOUND
     text = _squash(" ".join(c["text"] for c in sample.chunks))
     assert re.search(r"TOTAL\s+39\.97", text), text
     # The shop's name, set large at the top, is read as the receipt's heading.
