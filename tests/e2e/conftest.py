@@ -112,6 +112,19 @@ def beta(server: Server) -> Iterator[httpx.Client]:
         yield client
 
 
+def upload(client: httpx.Client, name: str, data: bytes, **form: str) -> httpx.Response:
+    """`POST /v1/documents` with `data` as the file `name` and any other form fields."""
+    return client.post("/v1/documents", files={"file": (name, data)}, data=form)
+
+
+def items(client: httpx.Client, path: str) -> list[dict[str, Any]]:
+    """The `items` of a listing endpoint (up to 1000), asserting it answered 200."""
+    response = client.get(path, params={"limit": 1000})
+    assert response.status_code == 200, response.text
+    found: list[dict[str, Any]] = response.json()["items"]
+    return found
+
+
 def wait_for_job(client: httpx.Client, job_id: str, timeout_s: float = 300.0) -> dict[str, Any]:
     """Poll `GET /v1/jobs/{id}` until it succeeds or fails; return the last job body.
 

@@ -1,4 +1,5 @@
-"""The `lectern` command line as a user runs it: `serve` from settings alone, `keys`, shutdown.
+"""The `lectern` command line as a user runs it: `serve` from settings alone, `keys`, shutdown,
+and `ingest` uploading a folder to the shared e2e server.
 
 `serve` is started as a subprocess against an empty (unmigrated) database named by
 `LECTERN_DATABASE_URL`, so this proves the composition root builds from the environment, that
@@ -13,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +22,7 @@ import httpx
 import pytest
 
 from tests.conftest import DatabaseFactory
+from tests.e2e.conftest import Server
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -107,3 +110,33 @@ def test_serve_migrates_serves_takes_keys_and_stops_on_sigterm(
     assert process.returncode == 0, output
     assert "stopping in-process workers" in output
     assert "container closed" in output
+
+
+def test_cli_ingest_uploads_a_folder_and_waits(server: Server, tmp_path: Path) -> None:
+    marker = uuid.uuid4().hex
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "good.md").write_text(f"# CLI\n\nIngested by the CLI, marker {marker}.\n")
+    (tmp_path / "ignored.bin").write_bytes(b"\x00" * 10)
+    command = [
+        sys.executable,
+        "-m",
+        "app.cli",
+        "ingest",
+        str(tmp_path),
+        "--wait",
+        "--url",
+        server.url,
+        "--api-key",
+        server.keys["alpha"],
+        "--collection",
+        "cli",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "good.md" in result.stderr and "succeeded" in result.stderr
+    assert "ignored.bin" not in result.stderr
+
+    (tmp_path / "sub" / "empty.txt").write_bytes(b"")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 1, result.stderr
+    assert "empty_file" in result.stderr
