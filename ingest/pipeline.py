@@ -20,6 +20,7 @@ from ingest.chunking import chunk_pages
 from ingest.cleanup import CleanupBounds, TextCleaner, clean_page
 from ingest.embedding import Embedder
 from ingest.errors import NoReadableText
+from ingest.headings import document_fonts
 from ingest.ocr import OcrPage, TesseractOcr
 from ingest.ocr_pool import PageOcr, SerialOcr
 from ingest.read_pages import read_pages
@@ -139,10 +140,11 @@ def read_stage(
 def cleanup_stage(pages: list[PageText], ctx: IngestContext) -> list[CleanPage]:
     """Every page normalised (and OCR pages repaired by the cleaner, when guarded-safe)."""
     total = len(pages)
+    fonts = document_fonts(pages)  # heading levels ranked over the whole document, not per page
     cleaned: list[CleanPage] = []
     for done, page in enumerate(pages):
         ctx.on_progress("cleanup", done, total)
-        cleaned.append(clean_page(page, ctx.cleaner, ctx.cleanup_bounds))
+        cleaned.append(clean_page(page, ctx.cleaner, ctx.cleanup_bounds, fonts=fonts))
     ctx.on_progress("cleanup", total, total)
     if not any(page.text.strip() for page in cleaned):
         raise NoReadableText("the document has no readable text", pages=total)
