@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
+import signal
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -55,6 +56,9 @@ def _init_worker(factory: EngineFactory) -> None:
     """Worker start-up: one OpenMP thread for Tesseract, one engine per process."""
     global _worker_engine
     os.environ["OMP_THREAD_LIMIT"] = "1"
+    # Ctrl-C reaches the whole process group; the parent decides when the pool stops, so a
+    # terminal interrupt must not kill OCR mid-page and cost the running job an attempt.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Pages arrive from our own parent, already checked against Limits.max_image_pixels;
     # Pillow's global bomb guard would only refuse large pages a deployment allowed.
     Image.MAX_IMAGE_PIXELS = None
