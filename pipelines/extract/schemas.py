@@ -3,9 +3,11 @@
 Why models in code: the named schemas are a contract with API users (field names, types,
 normalisation), reviewed like any other code; a caller who needs another shape sends a JSON
 Schema instead (`pipelines.extract.json_schema`). Every field may be null, because a field a
-document does not state must stay empty rather than be invented. Dates are normalised to ISO
-8601 and amounts to decimal strings by the validators (`pipelines.extract.normalize`); a value
-that cannot be normalised fails validation, and the model is asked again with the reason.
+document does not state must stay empty rather than be invented. The model is asked to copy
+dates and amounts as printed, and the validators normalise them (dates to ISO 8601, amounts to
+decimal strings, `pipelines.extract.normalize`): deterministic code converts formats more
+reliably than a small model does. A value that cannot be normalised fails validation, and the
+model is asked again with the reason.
 """
 
 from __future__ import annotations
@@ -53,12 +55,16 @@ class Receipt(_Extracted):
     """A shop receipt's key fields (those of the SROIE benchmark)."""
 
     company: str | None = Field(None, description="Name of the business that issued the "
-                                "receipt, exactly as printed.")
-    date: str | None = Field(None, description="Date of the purchase, as YYYY-MM-DD.")
-    address: str | None = Field(None, description="The business's address as printed, lines "
+                                "receipt (usually at the top, often with a legal form such as "
+                                "SDN BHD, LTD or INC), exactly as printed.")
+    date: str | None = Field(None, description="Date of the purchase, copied as printed "
+                             "(lectern normalises it to YYYY-MM-DD).")
+    address: str | None = Field(None, description="The business's full address as printed: "
+                                "every line of it (street, area, postcode, city, state), "
                                 "joined with single spaces.")
-    total: str | None = Field(None, description="Total amount paid (after tax and rounding), "
-                              "a decimal number such as 9.00, without currency.")
+    total: str | None = Field(None, description="The final amount paid, after tax and rounding "
+                              "(on a line such as TOTAL, ROUNDED TOTAL or GRAND TOTAL), copied "
+                              "as printed, such as 9.00.")
 
     @field_validator("date", mode="before")
     @classmethod
@@ -90,8 +96,8 @@ class Invoice(_Extracted):
 
     vendor: str | None = Field(None, description="Name of the business issuing the invoice.")
     invoice_number: str | None = Field(None, description="The invoice number, as printed.")
-    invoice_date: str | None = Field(None, description="Date of issue, as YYYY-MM-DD.")
-    due_date: str | None = Field(None, description="Payment due date, as YYYY-MM-DD.")
+    invoice_date: str | None = Field(None, description="Date of issue, copied as printed.")
+    due_date: str | None = Field(None, description="Payment due date, copied as printed.")
     line_items: list[LineItem] = Field(default_factory=list,
                                        description="Every invoiced line, in order.")
     subtotal: str | None = Field(None, description="Total before tax, a decimal number.")
