@@ -9,13 +9,16 @@ reads settings. Tests build their own `Container` (see `tests/e2e/conftest.py`).
 from __future__ import annotations
 
 import logging
+import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.container_llm import build_llm
 from app.database import (
     EmbeddedDatabase,
     make_engine,
@@ -30,7 +33,13 @@ from ingest.pipeline import IngestContext
 from ingest.types import Limits
 
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
     from ingest.ocr_pool import OcrPool
+    from pipelines.llm.config import LLMConfig
+    from pipelines.llm.prompts import PromptRegistry
+    from pipelines.llm.protocol import ChatProvider
+    from pipelines.llm.router import Router
 
 log = logging.getLogger("lectern.container")
 
@@ -51,6 +60,10 @@ class Container:
     session_factory: sessionmaker[Session]
     embedder: Embedder
     limits: Limits
+    llm_config: LLMConfig
+    llm_router: Router
+    prompts: PromptRegistry
+    metrics_registry: CollectorRegistry  # served at /metrics
     ocr_pool: OcrPool | None = None
     cleaner: TextCleaner | None = None
     database: EmbeddedDatabase | None = None
@@ -70,6 +83,7 @@ class Container:
         started = time.perf_counter()
         if self.ocr_pool is not None:
             self.ocr_pool.close()
+        getattr(self.cleaner, "close", lambda: None)()
         self.engine.dispose()
         if self.database is not None:
             self.database.close()
@@ -109,12 +123,15 @@ def build_container(
     migrate: bool = False,
     with_ocr: bool = True,
     embedder: Embedder | None = None,
+    llm_config: LLMConfig | None = None,
+    llm_providers: Mapping[str, ChatProvider] | None = None,
 ) -> Container:
     """Build every long-lived object once. Expensive parts (model load, pool) happen here.
 
     `database_url` overrides the settings (tests point it at their database); `migrate`
     applies the migrations before anything else touches the schema; `embedder` lets a caller
-    share one already-loaded model; `with_ocr=False` skips the OCR process pool.
+    share one already-loaded model; `with_ocr=False` skips the OCR process pool; `llm_config`
+    and `llm_providers` replace the LLM configuration and providers (tests).
     """
     database: EmbeddedDatabase | None = None
     if database_url is None:
@@ -125,6 +142,8 @@ def build_container(
             upgrade(database_url)
         engine = make_engine(database_url)
         loaded = embedder or load_embedder(settings)
+        llm = build_llm(engine, os.environ, config_file=settings.config_file, config=llm_config,
+                        providers=llm_providers)
         return Container(
             settings=settings,
             database_url=database_url,
@@ -132,6 +151,11 @@ def build_container(
             session_factory=session_factory(engine),
             embedder=loaded,
             limits=limits_from(settings),
+            llm_config=llm.config,
+            llm_router=llm.router,
+            prompts=llm.prompts,
+            metrics_registry=llm.registry,
+            cleaner=llm.cleaner,
             ocr_pool=_start_ocr_pool(settings) if with_ocr else None,
             database=database,
         )

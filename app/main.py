@@ -13,10 +13,11 @@ from fastapi import APIRouter, FastAPI
 from app.container import Container
 from app.errors import install_error_handlers
 from app.middleware import RequestContextMiddleware, UploadLimitMiddleware
-from app.routes import documents, health, jobs
+from app.routes import ask, documents, health, jobs, metrics, search, usage
 from app.uploads import FORM_OVERHEAD_BYTES
 
-ROUTERS: tuple[APIRouter, ...] = (health.router, documents.router, jobs.router)
+ROUTERS: tuple[APIRouter, ...] = (health.router, documents.router, jobs.router, ask.router,
+                                  search.router, usage.router, metrics.router)
 """Every router the app serves; a new API area adds its module's `router` here."""
 
 
@@ -36,4 +37,5 @@ def create_app(container: Container) -> FastAPI:
         UploadLimitMiddleware, max_body_bytes=container.limits.max_bytes + FORM_OVERHEAD_BYTES
     )
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(metrics.HttpMetricsMiddleware, registry=container.metrics_registry)
     return app

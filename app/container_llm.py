@@ -1,0 +1,71 @@
+"""The LLM part of the composition root: config → providers → router, metrics, OCR cleaner.
+
+`build_llm` is called by `app.container.build_container`. It is the only place that reads
+the LLM configuration (`LECTERN_CONFIG` or the environment, see docs/llm-config.md); the
+router, prompt registry and Prometheus registry it returns are shared by every request of
+the process. The OCR cleaner is built only when a model other than the extractive answerer
+can serve the `cleanup` task; it runs on a router of its own (see `pipelines.cleanup_llm`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy.engine import Engine
+
+from pipelines.cleanup_llm import RouterTextCleaner, own_providers
+from pipelines.llm.budget import Budget
+from pipelines.llm.cache import AnswerCache
+from pipelines.llm.config import LLMConfig, build_providers, load_config
+from pipelines.llm.ledger import Ledger
+from pipelines.llm.metrics import LLMMetrics
+from pipelines.llm.prompts import PromptRegistry
+from pipelines.llm.protocol import ChatProvider
+from pipelines.llm.router import Router
+
+log = logging.getLogger("lectern.container")
+
+
+@dataclass(frozen=True)
+class LLMParts:
+    """What `build_llm` makes; `cleaner` is None when no model can clean OCR text."""
+
+    config: LLMConfig
+    router: Router
+    prompts: PromptRegistry
+    registry: CollectorRegistry
+    cleaner: RouterTextCleaner | None
+
+
+def build_llm(engine: Engine, environ: Mapping[str, str], *, config_file: Path | None = None,
+              config: LLMConfig | None = None,
+              providers: Mapping[str, ChatProvider] | None = None) -> LLMParts:
+    """Build the router and its parts. `config` (else `config_file`, else the environment)
+    chooses the models; `providers` replaces the built ones (tests)."""
+    config = config or load_config(config_file, environ)
+    if providers is None:
+        providers, skipped = build_providers(config, environ)
+        for name, reason in skipped.items():
+            log.warning("LLM provider %s left out: %s", name, reason)
+    registry = CollectorRegistry()
+    prompts = PromptRegistry()
+    metrics = LLMMetrics(registry)
+    ledger = Ledger(engine)
+    cache = AnswerCache(engine, default_ttl_s=config.cache.ttl_s)
+
+    def router(with_providers: Mapping[str, ChatProvider]) -> Router:
+        return Router(config, with_providers, budget=Budget(engine, config.budgets, ledger),
+                      ledger=ledger, metrics=metrics, cache=cache, prompts=prompts)
+
+    main = router(providers)
+    cleaner: RouterTextCleaner | None = None
+    if RouterTextCleaner(main).available():
+        cleaner = RouterTextCleaner(router(own_providers(config, providers, environ)))
+    models = ", ".join(f"{m.id} ({m.provider}, {m.tier})" for m in config.models
+                       if m.provider in providers)
+    log.info("LLM models: %s; OCR cleanup %s", models, "on" if cleaner else "off")
+    return LLMParts(config, main, prompts, registry, cleaner)

@@ -1,0 +1,73 @@
+"""`POST /v1/ask`: a streamed answer with its sources (SSE), or the same content as one JSON.
+
+Thin: validate the body, call `pipelines.answer.answer`, frame the events. SSE when the body
+says `"stream": true` (the default) or the client sends `Accept: text/event-stream`; one JSON
+object for `"stream": false`. Errors before any answer text exists (invalid filters 422,
+budget 402, no model 503, provider failures 502) are plain JSON error responses; after that
+the SSE stream carries them as an `error` event. A client that disconnects closes the answer
+stream, which closes the provider call.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sse_starlette import EventSourceResponse
+
+from app.deps import ContainerDep, SessionDep, TenantDep
+from app.errors import error_response
+from app.sse import answer_sse
+from pipelines import answer as answering
+
+router = APIRouter(prefix="/v1", tags=["ask"])
+
+PING_INTERVAL_S = 15
+
+
+class AskBody(BaseModel):
+    """The question and where to look; `min_score` omitted means the calibrated default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: Annotated[str, Field(min_length=1, max_length=4000)]
+    top_k: Annotated[int, Field(ge=1, le=50)] = answering.DEFAULT_TOP_K
+    min_score: Annotated[float | None, Field(ge=-1.0, le=1.0)] = None
+    mode: Literal["hybrid", "vector", "text"] = "hybrid"
+    collection: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+    document_ids: Annotated[list[uuid.UUID] | None, Field(min_length=1, max_length=1000)] = None
+    metadata: dict[str, Any] | None = None
+    stream: bool = True
+
+    def to_question(self) -> answering.Question:
+        """The use case's view of the request."""
+        return answering.Question(
+            text=self.question, top_k=self.top_k, min_score=self.min_score, mode=self.mode,
+            collection=self.collection, document_ids=self.document_ids, metadata=self.metadata)
+
+
+def wants_sse(request: Request, body: AskBody) -> bool:
+    """SSE unless the body says `"stream": false` and the client does not ask for SSE."""
+    return body.stream or "text/event-stream" in request.headers.get("accept", "")
+
+
+@router.post("/ask", response_model=None)
+async def ask(body: AskBody, request: Request, container: ContainerDep, session: SessionDep,
+              tenant: TenantDep) -> Response:
+    """Answer from the tenant's documents: SSE events meta, sources, token…, usage, done."""
+    events = await answering.answer(
+        session, tenant=tenant, question=body.to_question(), embedder=container.embedder,
+        router=container.llm_router, request_id=getattr(request.state, "request_id", None))
+    if wants_sse(request, body):
+        return EventSourceResponse(answer_sse(events), ping=PING_INTERVAL_S)
+    result = await answering.collect(events)
+    error = result["error"]
+    if error is not None:
+        status = 402 if error["code"] == "budget_exceeded" else 502
+        details = {**error["details"], "partial_answer": result["answer"],
+                   "meta": result["meta"], "sources": result["sources"]}
+        return error_response(status, error["code"], error["message"], details)
+    return JSONResponse(result)

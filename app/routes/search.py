@@ -1,0 +1,89 @@
+"""`POST /v1/search`: the retrieved chunks alone, without an answer.
+
+Thin: the same retrieval the answer uses (`pipelines.answer.retrieve`: embed the query, then
+vector, full-text or hybrid search over the tenant's corpus with the score threshold and the
+filters), shaped as hits with their scores, ranks, pages and sections.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.deps import ContainerDep, SessionDep, TenantDep
+from pipelines import answer as answering
+from retrieval.types import Hit
+
+router = APIRouter(prefix="/v1", tags=["search"])
+
+
+class SearchBody(BaseModel):
+    """A search; `min_score` omitted means the calibrated default for the embedder."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: Annotated[str, Field(min_length=1, max_length=4000)]
+    top_k: Annotated[int, Field(ge=1, le=100)] = answering.DEFAULT_TOP_K
+    min_score: Annotated[float | None, Field(ge=-1.0, le=1.0)] = None
+    mode: Literal["hybrid", "vector", "text"] = "hybrid"
+    collection: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+    document_ids: Annotated[list[uuid.UUID] | None, Field(min_length=1, max_length=1000)] = None
+    metadata: dict[str, Any] | None = None
+
+
+class HitOut(BaseModel):
+    """One chunk: `score` is its cosine similarity to the query (what `min_score` applies
+    to); `fused_score` ordered the result (RRF in hybrid, cosine in vector, ts_rank in text)."""
+
+    rank: int
+    chunk_id: int
+    document_id: uuid.UUID
+    filename: str
+    collection: str
+    page_start: int
+    page_end: int
+    section: str
+    section_path: list[str]
+    text: str
+    score: float
+    fused_score: float
+    vector_rank: int | None
+    text_rank: int | None
+    text_score: float | None
+    metadata: dict[str, Any]
+
+    @classmethod
+    def of(cls, hit: Hit) -> HitOut:
+        """Build from a retrieval `Hit`."""
+        return cls(rank=hit.rank, chunk_id=hit.chunk_id, document_id=hit.document_id,
+                   filename=hit.filename, collection=hit.collection, page_start=hit.page_start,
+                   page_end=hit.page_end, section=hit.section,
+                   section_path=list(hit.section_path), text=hit.text,
+                   score=round(hit.score, 6), fused_score=round(hit.fused_score, 6),
+                   vector_rank=hit.vector_rank, text_rank=hit.text_rank,
+                   text_score=hit.text_score, metadata=dict(hit.document_metadata))
+
+
+class SearchOut(BaseModel):
+    """The hits, best first, with the mode and threshold that produced them."""
+
+    query: str
+    mode: str
+    min_score: float
+    hits: list[HitOut]
+
+
+@router.post("/search")
+async def search(body: SearchBody, container: ContainerDep, session: SessionDep,
+                 tenant: TenantDep) -> SearchOut:
+    """The tenant's best chunks for `query` (an empty list when nothing passes `min_score`)."""
+    question = answering.Question(
+        text=body.query, top_k=body.top_k, min_score=body.min_score, mode=body.mode,
+        collection=body.collection, document_ids=body.document_ids, metadata=body.metadata)
+    hits = await answering.retrieve(session, tenant=tenant, embedder=container.embedder,
+                                    question=question)
+    return SearchOut(query=body.query, mode=body.mode, min_score=question.threshold,
+                     hits=[HitOut.of(h) for h in hits])

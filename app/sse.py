@@ -1,0 +1,79 @@
+"""SSE framing of an answer: answer events in, sse-starlette `ServerSentEvent`s out.
+
+A pure async generator, testable without HTTP. Each answer event becomes one SSE event named
+after it (`meta`, `sources`, `token`, `handover`, `usage`, `done`, `error`) with the event's
+JSON as data. The stream always ends with `done` or `error`:
+
+- an exception from upstream becomes `error` (`internal_error`, or the domain error's code);
+- cancellation while waiting for upstream (the client went away) closes upstream first, then
+  offers an `error` with code `cancelled`, then re-raises the cancellation;
+- upstream ending without `done` becomes `error` with code `stream_incomplete`.
+
+Whatever happens, upstream is closed (shielded from the cancellation, bounded in time), which
+is what stops the provider call when a client disconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
+
+import anyio
+from sse_starlette import JSONServerSentEvent, ServerSentEvent
+
+from pipelines.answer_events import TERMINAL_EVENTS, AnswerEvent
+
+log = logging.getLogger("lectern.sse")
+CLOSE_TIMEOUT_S = 10.0
+"""How long closing upstream (booking the cancelled call, closing the provider socket) may take."""
+
+
+def sse_event(name: str, data: Any) -> ServerSentEvent:
+    """One SSE event with compact JSON data."""
+    return JSONServerSentEvent(data, event=name)
+
+
+def error_event(code: str, message: str, details: dict[str, Any] | None = None) -> ServerSentEvent:
+    """An `error` event with the same shape as the answer's own errors."""
+    return sse_event("error", {"code": code, "message": message, "details": details or {},
+                               "partial_text": "", "cost_usd": None})
+
+
+async def answer_sse(events: AsyncIterator[AnswerEvent]) -> AsyncGenerator[ServerSentEvent, None]:
+    """Frame `events` as SSE; always ends with `done` or `error` (see the module doc)."""
+    try:
+        try:
+            async for event in events:
+                yield sse_event(event.name, event.data())
+                if isinstance(event, TERMINAL_EVENTS):
+                    return
+        except asyncio.CancelledError:
+            await _close(events)
+            yield error_event("cancelled", "the request was cancelled before the answer ended")
+            raise
+        except Exception as exc:
+            log.exception("answer stream failed")
+            code = getattr(exc, "code", None)
+            message = getattr(exc, "message", None)
+            if isinstance(code, str) and isinstance(message, str):
+                yield error_event(code, message)
+            else:
+                yield error_event("internal_error", f"the answer failed: {type(exc).__name__}")
+            return
+        yield error_event("stream_incomplete", "the answer stream ended without a result")
+    finally:
+        await _close(events)
+
+
+async def _close(events: AsyncIterator[AnswerEvent]) -> None:
+    """Close upstream if it can be closed, even inside a cancelled scope."""
+    aclose = getattr(events, "aclose", None)
+    if aclose is None:
+        return
+    with anyio.move_on_after(CLOSE_TIMEOUT_S, shield=True):
+        try:
+            await aclose()
+        except Exception:
+            log.exception("closing the answer stream failed")
