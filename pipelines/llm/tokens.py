@@ -93,7 +93,7 @@ def _bpe_bindings() -> Any:
             return module
     with warnings.catch_warnings():  # its data loader uses a deprecated importlib API
         warnings.simplefilter("ignore", DeprecationWarning)
-        from bpe_openai import _bindings  # type: ignore[import-untyped]
+        from bpe_openai import _bindings
     return _bindings
 
 
