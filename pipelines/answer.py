@@ -50,6 +50,7 @@ from pipelines.llm.router import (
 )
 from pipelines.llm.tokens import count_messages, count_tokens
 from pipelines.llm.types import Message, SourcePassage, TextDelta
+from pipelines.query_embedding import query_embedder
 from retrieval.context import assemble_context
 from retrieval.errors import InvalidBudget
 from retrieval.search import search
@@ -92,14 +93,16 @@ class Question:
 
 async def retrieve(session: Session, *, tenant: str, embedder: Embedder,
                    question: Question) -> list[Hit]:
-    """Embed the question and search the tenant's corpus, off the event loop.
+    """Embed the question (batched with concurrent requests' questions) and search the
+    tenant's corpus, both off the event loop.
 
     The session's transaction is rolled back afterwards (the search only reads), which returns
     its connection to the pool: a long answer stream must not hold one.
     """
+    vector = await query_embedder(embedder).embed(question.text)
+
     def run() -> list[Hit]:
         try:
-            vector = embedder.embed([question.text])[0]
             return search(session, tenant=tenant, query_text=question.text, query_vector=vector,
                           mode=question.mode, top_k=question.top_k, min_score=question.threshold,
                           collection=question.collection, document_ids=question.document_ids,

@@ -13,12 +13,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
-from app.deps import ContainerDep, SessionDep, TenantDep
+from app.auth import resolve_tenant
+from app.deps import ContainerDep, SessionDep
 from app.errors import error_response
 from app.sse import answer_sse
 from pipelines import answer as answering
@@ -26,6 +27,18 @@ from pipelines import answer as answering
 router = APIRouter(prefix="/v1", tags=["ask"])
 
 PING_INTERVAL_S = 15
+
+
+def released_tenant(request: Request, session: SessionDep) -> str:
+    """The request's tenant (as `TenantDep`), with the session's connection handed back to the
+    pool at once: the wait for retrieval and the model must not hold one, or a few hundred
+    concurrent streams exhaust the pool while queued for worker threads."""
+    tenant = resolve_tenant(request, session)
+    session.rollback()
+    return tenant
+
+
+ReleasedTenantDep = Annotated[str, Depends(released_tenant)]
 
 
 class AskBody(BaseModel):
@@ -56,7 +69,7 @@ def wants_sse(request: Request, body: AskBody) -> bool:
 
 @router.post("/ask", response_model=None)
 async def ask(body: AskBody, request: Request, container: ContainerDep, session: SessionDep,
-              tenant: TenantDep) -> Response:
+              tenant: ReleasedTenantDep) -> Response:
     """Answer from the tenant's documents: SSE events meta, sources, token…, usage, done."""
     events = await answering.answer(
         session, tenant=tenant, question=body.to_question(), embedder=container.embedder,

@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.deps import ContainerDep, SessionDep, TenantDep
+from app.deps import ContainerDep, SessionDep
+from app.routes.ask import ReleasedTenantDep
 from pipelines import answer as answering
 from retrieval.types import Hit
 
@@ -78,7 +79,7 @@ class SearchOut(BaseModel):
 
 @router.post("/search")
 async def search(body: SearchBody, container: ContainerDep, session: SessionDep,
-                 tenant: TenantDep) -> SearchOut:
+                 tenant: ReleasedTenantDep) -> SearchOut:
     """The tenant's best chunks for `query` (an empty list when nothing passes `min_score`)."""
     question = answering.Question(
         text=body.query, top_k=body.top_k, min_score=body.min_score, mode=body.mode,

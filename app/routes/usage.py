@@ -14,7 +14,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from app.deps import ContainerDep, TenantDep
+from app.deps import ContainerDep
+from app.routes.ask import ReleasedTenantDep
 
 router = APIRouter(prefix="/v1", tags=["usage"])
 
@@ -68,7 +69,7 @@ def start_of_today() -> datetime:
 @router.get("/usage")
 async def usage(
     container: ContainerDep,
-    tenant: TenantDep,
+    tenant: ReleasedTenantDep,
     since: Annotated[datetime | None, Query(description="date or ISO date-time (UTC)")] = None,
 ) -> UsageOut:
     """Ledger usage since `since` (default: today, UTC) and the budget status."""
