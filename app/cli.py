@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app import cli_ask, cli_ingest
+from app import cli_ask, cli_extract, cli_ingest
 from app.logs import configure_logging
 from app.settings import Settings, SettingsError, load_settings
 
@@ -37,6 +37,7 @@ cli.add_typer(db_cli, name="db")
 cli.add_typer(keys_cli, name="keys")
 cli.command("ingest")(cli_ingest.ingest)
 cli.command("ask")(cli_ask.ask)
+cli.command("extract")(cli_extract.extract)
 
 log = logging.getLogger("lectern.cli")
 out = Console()

@@ -13,11 +13,11 @@ from fastapi import APIRouter, FastAPI
 from app.container import Container
 from app.errors import install_error_handlers
 from app.middleware import RequestContextMiddleware, UploadLimitMiddleware
-from app.routes import ask, documents, health, jobs, metrics, search, usage
+from app.routes import ask, documents, extract, health, jobs, metrics, search, usage
 from app.uploads import FORM_OVERHEAD_BYTES
 
-ROUTERS: tuple[APIRouter, ...] = (health.router, documents.router, jobs.router, ask.router,
-                                  search.router, usage.router, metrics.router)
+ROUTERS: tuple[APIRouter, ...] = (health.router, documents.router, jobs.router, extract.router,
+                                  ask.router, search.router, usage.router, metrics.router)
 """Every router the app serves; a new API area adds its module's `router` here."""
 
 
