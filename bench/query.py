@@ -1,0 +1,786 @@
+"""Query-side latency: search at 100k chunks, pipeline overhead to first token, 200 streams.
+
+    .venv/bin/python -m bench.query                       # all three parts
+    .venv/bin/python -m bench.query --parts search --queries 100
+    .venv/bin/python -m bench.query --parts ttft streams --streams 200 --tokens 60
+
+1. **search**: `retrieval.search.search` at `--chunks` (100,000) chunks, p50/p95 per mode
+   (vector, text, hybrid), with no filter and with a selective one (a collection holding 1% of
+   the chunks). The corpus is synthetic but shaped like a real one: chunk texts are windows of
+   BEIR SciFact sentences (real English for the full-text index), vectors are random unit
+   vectors scattered around 500 topic centroids (cosine ≈ 0.5 to the same topic's queries,
+   like MiniLM's relevant pairs); rows go in by binary COPY with the indexes dropped, then the
+   HNSW and GIN indexes are rebuilt with the migration's own definitions. The corpus is cached
+   in the benchmark database (tenant `default`) and rebuilt only when its fingerprint changes.
+   Baselines in the same run: a `SELECT 1` round trip, and the bare pgvector top-10 query
+   (`ORDER BY embedding <=> q LIMIT 10`).
+2. **ttft**: time to first token through the real app over HTTP (uvicorn in a child process,
+   `create_app(build_container(...))`, retrieval over the 100k corpus) with a zero-latency
+   `FakeProvider`, against the raw provider's own time to first token, and an HTTP round trip
+   to the same server; the query embedding and the hybrid search alone are timed here too, to
+   show where the overhead goes.
+3. **streams**: `--streams` (200) concurrent `/v1/ask` SSE streams; the model is the scripted
+   OpenAI-protocol server of the tests (its own process) streaming `--tokens` word pieces at
+   ~50 tokens/s, reached through the real `openai` SDK adapter. Counted: HTTP errors, `error`
+   events, streams without `done`, exceptions (must all be 0); measured: time to first token,
+   stream duration, and event-loop lag in the server process (a 10 ms ticker task; a stall is
+   a tick more than 50 ms late). Baseline: the same number of streams straight from the scripted
+   server through the `openai` SDK.
+
+Everything is on loopback and bounded in time (`--deadline`). The load average is recorded
+with every part. Results: `bench/results/query.json`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file: import the project, not this directory
+    sys.path[:1] = [str(Path(__file__).resolve().parents[1])]
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from bench._support import code_versions, load_line, machine_load, percentile
+from bench.common import REPO_ROOT, bench_database, format_table, shared_data_dir, write_results
+
+DATABASE = "lectern_bench_query"
+TENANT = "default"  # the tenant of requests while no API key exists: the app searches it
+DIM = 384
+CENTROIDS = 500
+SPREAD = 1.0  # noise norm relative to the centroid: cosine(chunk, centroid) ≈ 1/√2
+CHUNKS_PER_DOC = 100
+RARE_COLLECTION = "rare"
+CODE_UNDER_TEST = ("retrieval/search.py", "retrieval/filters.py", "retrieval/context.py",
+                   "pipelines/answer.py", "pipelines/llm/router.py", "app/routes/ask.py",
+                   "app/sse.py", "app/deps.py", "app/auth.py", "ingest/embedding.py")
+STALL_S = 0.05
+TICK_S = 0.01
+
+
+# =========================================================================== the corpus
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """The cached corpus's shape: size, seed, and the topic centroids queries are drawn from."""
+
+    chunks: int
+    seed: int
+    centroids: np.ndarray[Any, np.dtype[np.float32]]
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(f"v1:{self.chunks}:{self.seed}:{CENTROIDS}:{SPREAD}".encode()
+                              ).hexdigest()[:16]
+
+    def vectors(self, rng: np.random.Generator, topics: np.ndarray[Any, Any]
+                ) -> np.ndarray[Any, np.dtype[np.float32]]:
+        """Unit vectors around the given topics' centroids."""
+        noise = rng.standard_normal((len(topics), DIM)).astype(np.float32)
+        noise *= SPREAD / np.sqrt(DIM)
+        raw = self.centroids[topics] + noise
+        out: np.ndarray[Any, np.dtype[np.float32]] = raw / np.linalg.norm(raw, axis=1,
+                                                                          keepdims=True)
+        return out
+
+
+def make_corpus(chunks: int, seed: int) -> Corpus:
+    rng = np.random.default_rng(seed)
+    centroids = rng.standard_normal((CENTROIDS, DIM)).astype(np.float32)
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+    return Corpus(chunks, seed, centroids)
+
+
+def scifact_sentences() -> list[str]:
+    """Sentences of the SciFact abstracts (falls back to generated text without the data)."""
+    path = shared_data_dir() / "beir-scifact" / "corpus.jsonl"
+    if not path.exists():
+        words = ["cell", "protein", "gene", "risk", "patients", "study", "effect", "level",
+                 "increase", "blood"]
+        rng = random.Random(1)
+        return [" ".join(rng.choices(words, k=20)) + "." for _ in range(20_000)]
+    sentences: list[str] = []
+    with path.open() as lines:
+        for line in lines:
+            row = json.loads(line)
+            sentences += [s.strip() + "." for s in row["text"].split(". ") if len(s) > 20]
+    return sentences
+
+
+def questions() -> list[str]:
+    """SciFact claims as questions (real wording for the text index and the embedder)."""
+    path = shared_data_dir() / "beir-scifact" / "queries.jsonl"
+    if not path.exists():
+        return [f"What is known about protein {n} in blood cells?" for n in range(2000)]
+    with path.open() as lines:
+        return [json.loads(line)["text"] for line in lines]
+
+
+def ensure_corpus(engine: Engine, corpus: Corpus, *, rebuild: bool = False) -> bool:
+    """Load the corpus unless the database already holds this exact one; True if (re)built."""
+    with engine.connect() as conn:
+        have = conn.execute(text(
+            "SELECT count(*) FROM documents WHERE tenant_id = :t AND metadata->>'bench' = :f"
+        ), {"t": TENANT, "f": corpus.fingerprint}).scalar_one()
+    if have == corpus.chunks // CHUNKS_PER_DOC and not rebuild:
+        return False
+    started = time.perf_counter()
+    print(f"  building a {corpus.chunks:,}-chunk corpus (cached for the next runs) ...",
+          flush=True)
+    _load(engine, corpus)
+    print(f"  corpus built in {time.perf_counter() - started:.0f}s", flush=True)
+    return True
+
+
+def _load(engine: Engine, corpus: Corpus) -> None:
+    from pgvector.psycopg import register_vector
+
+    sentences = scifact_sentences()
+    rng = np.random.default_rng(corpus.seed + 1)
+    docs = corpus.chunks // CHUNKS_PER_DOC
+    rare_docs = max(1, docs // 100)
+    raw = engine.raw_connection()
+    try:
+        conn: Any = raw.driver_connection
+        register_vector(conn)
+        cur = conn.cursor()
+        cur.execute("SET maintenance_work_mem = '512MB'")
+        cur.execute("DELETE FROM documents WHERE tenant_id = %s", (TENANT,))
+        index_defs = [row[0] for row in cur.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'chunks' AND indexname IN "
+            "('ix_chunks_embedding_hnsw', 'ix_chunks_tsv')").fetchall()]
+        cur.execute("DROP INDEX IF EXISTS ix_chunks_embedding_hnsw")
+        cur.execute("DROP INDEX IF EXISTS ix_chunks_tsv")
+        doc_ids = [uuid.uuid4() for _ in range(docs)]
+        with cur.copy("COPY documents (id, tenant_id, collection, filename, kind, content_type, "
+                      "sha256, size_bytes, metadata, status, page_count, chunk_count) "
+                      "FROM STDIN") as copy:
+            for n, doc_id in enumerate(doc_ids):
+                collection = RARE_COLLECTION if n < rare_docs else "main"
+                meta = json.dumps({"bench": corpus.fingerprint, "n": n})
+                copy.write_row((doc_id, TENANT, collection, f"doc-{n:05d}.pdf", "pdf",
+                                "application/pdf", hashlib.sha256(doc_id.bytes).hexdigest(),
+                                1000, meta, "ready", 10, CHUNKS_PER_DOC))
+        columns = ("document_id, tenant_id, collection, ordinal, text, section, section_path, "
+                   "page_start, page_end, char_start, char_end, token_count, content_hash, "
+                   "embedding")
+        with cur.copy(f"COPY chunks ({columns}) FROM STDIN WITH (FORMAT BINARY)") as copy:
+            copy.set_types(["uuid", "text", "text", "int4", "text", "text", "text[]", "int4",
+                            "int4", "int4", "int4", "int4", "text", "vector"])
+            for n, doc_id in enumerate(doc_ids):
+                collection = RARE_COLLECTION if n < rare_docs else "main"
+                topics = rng.integers(0, CENTROIDS, size=CHUNKS_PER_DOC)
+                vectors = corpus.vectors(rng, topics)
+                for i in range(CHUNKS_PER_DOC):
+                    start = (n * CHUNKS_PER_DOC + i) * 3 % (len(sentences) - 4)
+                    body = " ".join(sentences[start : start + 3])
+                    section = f"Section {i // 10 + 1}"
+                    copy.write_row((doc_id, TENANT, collection, i, body, section, [section],
+                                    i // 10 + 1, i // 10 + 1, 0, len(body), len(body) // 4,
+                                    hashlib.sha256(body.encode()).hexdigest(), vectors[i]))
+        conn.commit()
+        print("  rows loaded; building the HNSW and GIN indexes ...", flush=True)
+        for definition in index_defs:
+            cur.execute(definition)
+        cur.execute("ANALYZE documents")
+        cur.execute("ANALYZE chunks")
+        conn.commit()
+    finally:
+        raw.close()
+
+
+# =========================================================================== 1. search
+
+
+def search_latency(engine: Engine, corpus: Corpus, n_queries: int) -> dict[str, Any]:
+    """p50/p95 of `search()` per mode × filter, interleaved query by query, plus baselines."""
+    from sqlalchemy.orm import Session
+
+    from retrieval.search import search
+    from retrieval.types import SearchMode
+
+    rng = np.random.default_rng(7)
+    qvecs = corpus.vectors(rng, rng.integers(0, CENTROIDS, size=n_queries + 20))
+    qtexts = questions()
+    modes: tuple[SearchMode, ...] = ("vector", "text", "hybrid")
+    configs = [(mode, flt) for mode in modes for flt in (None, RARE_COLLECTION)]
+    lat: dict[str, list[float]] = {f"{m}/{f or 'none'}": [] for m, f in configs}
+    found: dict[str, list[int]] = {k: [] for k in lat}
+    base: dict[str, list[float]] = {"SELECT 1": [], "bare pgvector top-10": []}
+    bare = text("SELECT id FROM chunks ORDER BY embedding <=> CAST(:q AS vector) LIMIT 10")
+    for i in range(n_queries + 20):
+        vector = [float(x) for x in qvecs[i]]
+        question = qtexts[i % len(qtexts)]
+        order = configs[i % len(configs):] + configs[: i % len(configs)]
+        for mode, flt in order:
+            started = time.perf_counter()
+            with Session(engine) as session:
+                hits = search(session, tenant=TENANT, query_text=question, query_vector=vector,
+                              mode=mode, top_k=8, min_score=-1.0, collection=flt)
+            took = time.perf_counter() - started
+            if i >= 20:  # the first 20 rounds warm caches and prepared statements
+                key = f"{mode}/{flt or 'none'}"
+                lat[key].append(took)
+                found[key].append(len(hits))
+        for name in base:
+            started = time.perf_counter()
+            with Session(engine) as session:
+                if name == "SELECT 1":
+                    session.execute(text("SELECT 1")).all()
+                else:
+                    session.execute(bare, {"q": str(vector)}).all()
+            if i >= 20:
+                base[name].append(time.perf_counter() - started)
+    bare_p50 = percentile(base["bare pgvector top-10"], 50)
+    rows: list[tuple[Any, ...]] = []
+    out: dict[str, Any] = {"queries": n_queries, "chunks": corpus.chunks,
+                           "rare_share": 0.01, "modes": {}, "baselines": {}}
+    for key, values in lat.items():
+        p50, p95 = percentile(values, 50), percentile(values, 95)
+        mean_found = sum(found[key]) / len(found[key])
+        out["modes"][key] = {"p50_ms": round(p50 * 1000, 2), "p95_ms": round(p95 * 1000, 2),
+                             "mean_hits": round(mean_found, 2),
+                             "p50_vs_bare_pgvector": round(p50 / bare_p50, 2)}
+        rows.append((key, round(p50 * 1000, 2), round(p95 * 1000, 2),
+                     f"{p50 / bare_p50:.2f}×", round(mean_found, 2)))
+    for name, values in base.items():
+        p50, p95 = percentile(values, 50), percentile(values, 95)
+        out["baselines"][name] = {"p50_ms": round(p50 * 1000, 2), "p95_ms": round(p95 * 1000, 2)}
+        rows.append((f"[{name}]", round(p50 * 1000, 2), round(p95 * 1000, 2),
+                     f"{p50 / bare_p50:.2f}×", "-"))
+    print(format_table(("mode/filter", "p50 ms", "p95 ms", "p50 ÷ bare pgvector", "hits (of 8)"),
+                       rows))
+    return out
+
+
+# =========================================================================== servers
+
+
+def _free_port_file(tmp: Path, name: str) -> Path:
+    return tmp / f"{name}.port"
+
+
+def start_child(args: list[str], port_file: Path, timeout: float = 300.0
+                ) -> tuple[subprocess.Popen[bytes], int]:
+    """Start `python -m bench.query <args>` and wait for it to write its port."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "PYTHONUNBUFFERED": "1"}
+    child = subprocess.Popen([sys.executable, "-m", "bench.query", *args], cwd=REPO_ROOT, env=env)
+    deadline = time.monotonic() + timeout
+    while not port_file.exists() or not port_file.read_text().strip():
+        if child.poll() is not None:
+            raise RuntimeError(f"child {args[0]} exited with {child.returncode}")
+        if time.monotonic() > deadline:
+            stop_child(child)
+            raise RuntimeError(f"child {args[0]} did not start within {timeout:.0f}s")
+        time.sleep(0.1)
+    return child, int(port_file.read_text())
+
+
+def stop_child(child: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 30 s (this benchmark's own child only)."""
+    if child.poll() is None:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait(10)
+
+
+def serve_scripted(port_file: Path, tokens: int, delay: float) -> None:
+    """Child: the tests' scripted OpenAI-protocol server, streaming `tokens` pieces."""
+    from tests.llm import scripted_openai as so
+
+    server = so.ScriptedOpenAI(models=("bench-model",))
+    words = [f"word{n % 97}" for n in range(tokens)]
+    server.default = so.text(" ".join(words), chunk_delay_s=delay)
+    server.start()
+    stop = asyncio.Event()
+    port_file.write_text(str(server.port))
+
+    async def wait() -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+
+    asyncio.run(wait())
+    server.stop()
+
+
+def serve_lectern(port_file: Path, database_url: str, provider: str, openai_url: str | None,
+                  tokens: int) -> None:
+    """Child: the real app on uvicorn, with an event-loop lag ticker and two bench routes."""
+    import uvicorn
+    from fastapi import APIRouter
+
+    from app.container import build_container
+    from app.main import create_app
+    from app.settings import Settings
+    from pipelines.llm.config import parse_config
+    from pipelines.llm.protocol import ChatProvider
+    from pipelines.llm.providers.fake import FakeProvider
+
+    base_url = openai_url or "http://127.0.0.1:9/v1"
+    raw = {"providers": {"bench": {"kind": "openai", "base_url": base_url, "api_key": "k",
+                                   "timeout_s": 120}},
+           "models": [{"id": "bench-model", "provider": "bench", "tier": "mid",
+                       "price_in_per_mtok": 0.1, "price_out_per_mtok": 0.2,
+                       "context_tokens": 16384, "max_output_tokens": 256,
+                       "tasks": ["answer"]}],
+           "cache": {"enabled": False}}
+    providers: dict[str, ChatProvider] | None = None
+    if provider == "fake":
+        reply = " ".join(f"word{n % 97}" for n in range(tokens))
+        providers = {"bench": FakeProvider("bench", default_reply=reply)}
+    container = build_container(Settings(), database_url=database_url, with_ocr=False,
+                                llm_config=parse_config(raw, {}), llm_providers=providers)
+    app = create_app(container)
+    lags: list[float] = []
+    bench = APIRouter(prefix="/_bench")
+
+    @bench.get("/ping")
+    async def ping() -> dict[str, str]:
+        return {}
+
+    @bench.post("/lag")
+    async def lag(reset: bool = False) -> dict[str, Any]:
+        values = list(lags)
+        if reset:
+            lags.clear()
+        return {"ticks": len(values), "lag_s": values}
+
+    app.include_router(bench)
+
+    async def ticker() -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            await asyncio.sleep(TICK_S)
+            lags.append(loop.time() - started - TICK_S)
+
+    async def main() -> None:
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                                               access_log=False, lifespan="off"))
+        tick = asyncio.create_task(ticker())
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            if serving.done():
+                serving.result()
+            await asyncio.sleep(0.05)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        port_file.write_text(str(port))
+        await serving
+        tick.cancel()
+
+    try:
+        asyncio.run(main())
+    finally:
+        container.close()
+
+
+# =========================================================================== 2. ttft
+
+
+@dataclass
+class Stream:
+    """One `/v1/ask` SSE stream as the client saw it."""
+
+    status: int = 0
+    ttft: float | None = None
+    duration: float = 0.0
+    tokens: int = 0
+    events: int = 0
+    done: bool = False
+    error: str | None = None
+    server_ttft_ms: int | None = None
+    retrieval_ms: int | None = None
+
+
+async def ask_stream(client: Any, question: str, top_k: int) -> Stream:
+    """POST /v1/ask as SSE and read it to the end."""
+    from httpx_sse import aconnect_sse
+
+    out = Stream()
+    started = time.perf_counter()
+    body = {"question": question, "min_score": -1.0, "top_k": top_k, "mode": "hybrid"}
+    try:
+        async with aconnect_sse(client, "POST", "/v1/ask", json=body,
+                                headers={"Accept": "text/event-stream"}) as source:
+            out.status = source.response.status_code
+            if out.status != 200:
+                await source.response.aread()
+                out.error = f"HTTP {out.status}: {source.response.text[:200]}"
+                return out
+            async for sse in source.aiter_sse():
+                out.events += 1
+                if sse.event == "token":
+                    out.tokens += 1
+                    if out.ttft is None:
+                        out.ttft = time.perf_counter() - started
+                elif sse.event == "usage":
+                    usage = json.loads(sse.data)
+                    out.server_ttft_ms = usage.get("ttft_ms")
+                    out.retrieval_ms = usage.get("retrieval_ms")
+                elif sse.event == "done":
+                    out.done = True
+                elif sse.event == "error":
+                    out.error = f"error event: {sse.data[:200]}"
+    except Exception as exc:
+        out.error = f"{type(exc).__name__}: {exc}"
+    out.duration = time.perf_counter() - started
+    if out.error is None and not out.done:
+        out.error = "stream ended without done"
+    return out
+
+
+async def raw_provider_ttft(samples: int, tokens: int) -> list[float]:
+    """The zero-latency FakeProvider's own time to first token, called directly."""
+    from pipelines.llm.providers.fake import FakeProvider
+    from pipelines.llm.types import ChatRequest, Message
+
+    reply = " ".join(f"word{n % 97}" for n in range(tokens))
+    provider = FakeProvider("bench", default_reply=reply)
+    request = ChatRequest(messages=(Message("user", "question"),), model="bench-model")
+    out = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        stream = provider.stream(request)
+        await anext(stream)
+        out.append(time.perf_counter() - started)
+        await stream.aclose()  # type: ignore[attr-defined]  # an async generator in fact
+    return out
+
+
+def ttft_part(engine: Engine, url: str, tmp: Path, samples: int, tokens: int) -> dict[str, Any]:
+    """Time to first token through the app with a zero-latency provider vs the raw provider."""
+    import httpx
+    from sqlalchemy.orm import Session
+
+    from bench.common import load_embedder
+    from retrieval.search import search
+
+    qs = questions()
+    port_file = _free_port_file(tmp, "lectern-fake")
+    child, port = start_child(["serve", str(port_file), "--database-url", url,
+                               "--provider", "fake", "--tokens", str(tokens)], port_file)
+    try:
+        async def run() -> tuple[list[Stream], list[float]]:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
+                                         timeout=60.0) as client:
+                for q in qs[:5]:  # warm-up: model, pool, prepared statements
+                    await ask_stream(client, q, 4)
+                streams, pings = [], []
+                for q in qs[5 : 5 + samples]:
+                    streams.append(await ask_stream(client, q, 4))
+                    started = time.perf_counter()
+                    await client.get("/_bench/ping")
+                    pings.append(time.perf_counter() - started)
+                return streams, pings
+
+        streams, pings = asyncio.run(run())
+    finally:
+        stop_child(child)
+    raw = asyncio.run(raw_provider_ttft(samples, tokens))
+    # The pieces of retrieval, timed here on the same machine.
+    embedder = load_embedder()
+    embedder.embed(["warm-up"])
+    embed_s, search_s = [], []
+    for q in qs[5 : 5 + samples]:
+        started = time.perf_counter()
+        vector = embedder.embed([q])[0]
+        embed_s.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        with Session(engine) as session:
+            search(session, tenant=TENANT, query_text=q, query_vector=vector, mode="hybrid",
+                   top_k=4, min_score=-1.0)
+        search_s.append(time.perf_counter() - started)
+    errors = [s.error for s in streams if s.error]
+    ttfts = [s.ttft for s in streams if s.ttft is not None]
+    server_ttft = [float(s.server_ttft_ms) / 1000 for s in streams if s.server_ttft_ms is not None]
+    retrieval = [float(s.retrieval_ms) / 1000 for s in streams if s.retrieval_ms is not None]
+
+    def ms(values: Sequence[float], q: float) -> float:
+        return round(percentile(values, q) * 1000, 2)
+
+    parts = {
+        "app_ttft_ms (client, over HTTP)": ttfts,
+        "raw_provider_ttft_ms": raw,
+        "server_ttft_ms (answer() start to first token)": server_ttft,
+        "server_retrieval_ms (embed + search in the request)": retrieval,
+        "http_roundtrip_ms (GET /_bench/ping)": pings,
+        "query_embedding_ms (alone, bench process)": embed_s,
+        "hybrid_search_top4_ms (alone, bench process)": search_s,
+    }
+    out: dict[str, Any] = {"samples": samples, "errors": errors}
+    for name, values in parts.items():
+        out[name.split(" ")[0]] = {"p50": ms(values, 50), "p95": ms(values, 95)}
+    print(format_table(("time to first token / part", "p50 ms", "p95 ms"),
+                       [(name, ms(v, 50), ms(v, 95)) for name, v in parts.items()]))
+    app, srv, ret = (percentile(v, 50) for v in (ttfts, server_ttft, retrieval))
+    overhead = app - percentile(raw, 50)
+    out["overhead_p50_ms"] = round(overhead * 1000, 2)
+    out["overhead_split_p50_ms"] = {"retrieval": round(ret * 1000, 2),
+                                    "after_retrieval": round((srv - ret) * 1000, 2),
+                                    "outside_answer": round((app - srv) * 1000, 2)}
+    print(f"  overhead to first token (app − raw provider), p50 {overhead * 1000:.1f} ms: "
+          f"retrieval {ret * 1000:.1f} + prompt/router/provider start {(srv - ret) * 1000:.1f} "
+          f"+ HTTP/auth/session/SSE outside answer() {(app - srv) * 1000:.1f} ms "
+          f"(p50s, so the parts add up only roughly); errors {len(errors)}")
+    return out
+
+
+# =========================================================================== 3. streams
+
+
+def lag_summary(lags: Sequence[float]) -> dict[str, Any]:
+    stalls = [x for x in lags if x > STALL_S]
+    return {"ticks": len(lags), "p50_ms": round(percentile(lags, 50) * 1000, 2),
+            "p99_ms": round(percentile(lags, 99) * 1000, 2),
+            "max_ms": round(max(lags, default=0.0) * 1000, 1),
+            "stalls_over_50ms": len(stalls), "stalled_s": round(sum(stalls), 2),
+            "over_100ms": sum(x > 0.1 for x in lags), "over_250ms": sum(x > 0.25 for x in lags)}
+
+
+async def direct_streams(base_url: str, n: int) -> list[Stream]:
+    """The baseline: `n` concurrent streams straight from the scripted server (openai SDK)."""
+    import openai
+
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="k", max_retries=0, timeout=120.0)
+
+    async def one(i: int) -> Stream:
+        out = Stream()
+        started = time.perf_counter()
+        try:
+            stream = await client.chat.completions.create(
+                model="bench-model", stream=True,
+                messages=[{"role": "user", "content": f"question {i}"}])
+            async for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    out.tokens += 1
+                    if out.ttft is None:
+                        out.ttft = time.perf_counter() - started
+            out.done = True
+        except Exception as exc:
+            out.error = f"{type(exc).__name__}: {exc}"
+        out.duration = time.perf_counter() - started
+        return out
+
+    try:
+        return list(await asyncio.gather(*(one(i) for i in range(n))))
+    finally:
+        await client.close()
+
+
+def streams_part(url: str, tmp: Path, n: int, tokens: int, deadline: float) -> dict[str, Any]:
+    """`n` concurrent `/v1/ask` streams at ~50 tokens/s: errors, TTFT, duration, loop lag."""
+    import httpx
+
+    qs = questions()
+    scripted_file = _free_port_file(tmp, "scripted")
+    scripted, sport = start_child(["scripted", str(scripted_file), "--tokens", str(tokens)],
+                                  scripted_file, timeout=60)
+    lectern_file = _free_port_file(tmp, "lectern-openai")
+    try:
+        lectern, lport = start_child(
+            ["serve", str(lectern_file), "--database-url", url, "--provider", "openai",
+             "--openai-url", f"http://127.0.0.1:{sport}/v1", "--tokens", str(tokens)],
+            lectern_file)
+    except BaseException:
+        stop_child(scripted)
+        raise
+    try:
+        async def run() -> tuple[list[Stream], list[float], list[float], float]:
+            limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=n + 10)
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{lport}", timeout=120.0,
+                                         limits=limits) as client:
+                for q in qs[:3]:
+                    await ask_stream(client, q, 4)
+                await client.post("/_bench/lag", params={"reset": True})
+                client_lags: list[float] = []
+
+                async def tick() -> None:
+                    loop = asyncio.get_running_loop()
+                    while True:
+                        started = loop.time()
+                        await asyncio.sleep(TICK_S)
+                        client_lags.append(loop.time() - started - TICK_S)
+
+                ticker = asyncio.create_task(tick())
+                started = time.perf_counter()
+                tasks = [asyncio.create_task(ask_stream(client, qs[(100 + i) % len(qs)], 4))
+                         for i in range(n)]
+                await asyncio.wait(tasks, timeout=deadline)
+                wall = time.perf_counter() - started
+                streams = []
+                for task in tasks:
+                    if task.done():
+                        streams.append(task.result())
+                    else:
+                        task.cancel()
+                        streams.append(Stream(error=f"not finished within {deadline:g}s"))
+                ticker.cancel()
+                lag = (await client.post("/_bench/lag", params={"reset": True})).json()
+                return list(streams), lag["lag_s"], client_lags, wall
+
+        load_before = machine_load()
+        streams, server_lags, client_lags, wall = asyncio.run(run())
+        direct_started = time.perf_counter()
+        direct = asyncio.run(direct_streams(f"http://127.0.0.1:{sport}/v1", n))
+        direct_wall = time.perf_counter() - direct_started
+    finally:
+        stop_child(lectern)
+        stop_child(scripted)
+    return summarise_streams(streams, direct, server_lags, client_lags, wall, direct_wall,
+                             load_before, tokens)
+
+
+def summarise_streams(streams: list[Stream], direct: list[Stream], server_lags: list[float],
+                      client_lags: list[float], wall: float, direct_wall: float,
+                      load_before: dict[str, Any], tokens: int) -> dict[str, Any]:
+    errors = [s.error for s in streams if s.error]
+    derrors = [s.error for s in direct if s.error]
+
+    def dist(values: Sequence[float]) -> dict[str, float]:
+        return {"p50": round(percentile(values, 50), 3), "p95": round(percentile(values, 95), 3),
+                "max": round(max(values, default=float("nan")), 3)}
+
+    ttft = [s.ttft for s in streams if s.ttft is not None]
+    dttft = [s.ttft for s in direct if s.ttft is not None]
+    rate = [s.tokens / (s.duration - s.ttft) for s in streams
+            if s.ttft is not None and s.duration > s.ttft and s.tokens > 1]
+    drate = [s.tokens / (s.duration - s.ttft) for s in direct
+             if s.ttft is not None and s.duration > s.ttft and s.tokens > 1]
+    out: dict[str, Any] = {
+        "streams": len(streams), "tokens_per_stream": tokens,
+        "errors": len(errors), "error_samples": sorted(set(errors))[:5],
+        "incomplete_tokens": sum(s.tokens != tokens for s in streams if not s.error),
+        "wall_s": round(wall, 2),
+        "ttft_s": dist(ttft), "duration_s": dist([s.duration for s in streams]),
+        "tokens_per_s_per_stream": dist(rate),
+        "server_loop_lag": lag_summary(server_lags),
+        "client_loop_lag": lag_summary(client_lags),
+        "direct_baseline": {"errors": len(derrors), "wall_s": round(direct_wall, 2),
+                            "ttft_s": dist(dttft),
+                            "duration_s": dist([s.duration for s in direct]),
+                            "tokens_per_s_per_stream": dist(drate)},
+        "load_before": load_before, "load_after": machine_load(),
+    }
+    out["wall_ratio_vs_direct"] = round(wall / direct_wall, 2)
+    srv = out["server_loop_lag"]
+    print(f"  {len(streams)} concurrent /v1/ask streams of {tokens} tokens: errors "
+          f"{len(errors)} (direct baseline errors {len(derrors)}); wall {wall:.1f}s vs direct "
+          f"{direct_wall:.1f}s ({out['wall_ratio_vs_direct']}×)")
+    print(f"  TTFT p50/p95/max {out['ttft_s']['p50']}/{out['ttft_s']['p95']}/"
+          f"{out['ttft_s']['max']} s (direct {out['direct_baseline']['ttft_s']['p50']}/"
+          f"{out['direct_baseline']['ttft_s']['p95']} s); per-stream rate p50 "
+          f"{out['tokens_per_s_per_stream']['p50']} tok/s (direct "
+          f"{out['direct_baseline']['tokens_per_s_per_stream']['p50']})")
+    for name, lag in (("server", srv), ("client (baseline: same machine, light work)",
+                                        out["client_loop_lag"])):
+        print(f"  {name} event loop: lag p50 {lag['p50_ms']} ms, p99 {lag['p99_ms']} ms, max "
+              f"{lag['max_ms']} ms; {lag['stalls_over_50ms']} stalls >50 ms ({lag['stalled_s']} "
+              f"s), {lag['over_100ms']} >100 ms, {lag['over_250ms']} >250 ms over "
+              f"{lag['ticks']} ticks")
+    if errors:
+        print(f"  error samples: {out['error_samples']}")
+    return out
+
+
+# =========================================================================== main
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    print(f"bench.query: parts {' '.join(args.parts)}; {load_line()}", flush=True)
+    results: dict[str, Any] = {"config": {k: v for k, v in vars(args).items()
+                                          if k not in ("command",)},
+                               "load_start": machine_load(),
+                               "code": code_versions(*CODE_UNDER_TEST)}
+    corpus = make_corpus(args.chunks, args.seed)
+    with bench_database(DATABASE) as url, \
+            tempfile.TemporaryDirectory(prefix="lectern-bench-query-") as tmp:
+        from app.database import make_engine
+
+        engine = make_engine(url)
+        try:
+            results["corpus_built_now"] = ensure_corpus(engine, corpus, rebuild=args.rebuild)
+            if "search" in args.parts:
+                print(f"search latency at {args.chunks:,} chunks, {args.queries} queries per "
+                      f"mode; {load_line()}", flush=True)
+                results["search"] = search_latency(engine, corpus, args.queries)
+                results["search"]["load"] = machine_load()
+            if "ttft" in args.parts:
+                print(f"time to first token, zero-latency provider; {load_line()}", flush=True)
+                results["ttft"] = ttft_part(engine, url, Path(tmp), args.ttft_samples,
+                                            args.tokens)
+                results["ttft"]["load"] = machine_load()
+            if "streams" in args.parts:
+                print(f"{args.streams} concurrent streams at ~50 tokens/s; {load_line()}",
+                      flush=True)
+                results["streams"] = streams_part(url, Path(tmp), args.streams, args.tokens,
+                                                  args.deadline)
+        finally:
+            engine.dispose()
+    results["load_end"] = machine_load()
+    print(load_line())
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="(internal) the lectern server child")
+    serve.add_argument("port_file", type=Path)
+    serve.add_argument("--database-url", required=True)
+    serve.add_argument("--provider", choices=("fake", "openai"), default="fake")
+    serve.add_argument("--openai-url")
+    serve.add_argument("--tokens", type=int, default=60)
+    scripted = sub.add_parser("scripted", help="(internal) the scripted OpenAI server child")
+    scripted.add_argument("port_file", type=Path)
+    scripted.add_argument("--tokens", type=int, default=60)
+    scripted.add_argument("--delay", type=float, default=0.02, help="seconds between tokens")
+    parser.add_argument("--parts", nargs="+", choices=("search", "ttft", "streams"),
+                        default=["search", "ttft", "streams"])
+    parser.add_argument("--chunks", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--rebuild", action="store_true", help="reload the corpus")
+    parser.add_argument("--queries", type=int, default=200, help="per mode and filter")
+    parser.add_argument("--ttft-samples", type=int, default=40)
+    parser.add_argument("--streams", type=int, default=200)
+    parser.add_argument("--tokens", type=int, default=60, help="tokens per streamed answer")
+    parser.add_argument("--deadline", type=float, default=300.0,
+                        help="seconds the concurrent streams may take in all")
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        serve_lectern(args.port_file, args.database_url, args.provider, args.openai_url,
+                      args.tokens)
+        return 0
+    if args.command == "scripted":
+        serve_scripted(args.port_file, args.tokens, args.delay)
+        return 0
+    results = run(args)
+    path = write_results("query", results)
+    print(f"results: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
