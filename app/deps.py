@@ -36,8 +36,14 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def get_tenant(request: Request, session: SessionDep) -> str:
-    """The tenant of the request, from its API key (or `default` while no key exists)."""
-    return resolve_tenant(request, session)
+    """The tenant of the request, from its API key (or `default` while no key exists).
+
+    The lookup's transaction ends here, so a streaming route doesn't hold a pooled connection
+    for the life of its response.
+    """
+    tenant = resolve_tenant(request, session)
+    session.rollback()
+    return tenant
 
 
 TenantDep = Annotated[str, Depends(get_tenant)]

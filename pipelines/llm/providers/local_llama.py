@@ -35,7 +35,8 @@ def _llama_class() -> Callable[..., Any]:
     except ImportError as exc:
         raise ConfigError(f"the local provider needs llama-cpp-python: {INSTALL_HINT}",
                           install=INSTALL_HINT) from exc
-    return llama_cpp.Llama  # type: ignore[no-any-return]
+    llama: Callable[..., Any] = llama_cpp.Llama  # typed or not, depending on the install
+    return llama
 
 
 class LocalLlamaProvider:
