@@ -4,8 +4,8 @@ Thin: read the request, call `pipelines.extract`, return its result. The JSON bo
 `{"schema": "receipt" | {JSON Schema}, "document_id": ... | "text": ..., "max_attempts": 3,
 "accept_invalid": false}`; the multipart form carries `file` and `schema` (a name, or a JSON
 Schema as text), optionally `collection` and `max_attempts`, and the file is ingested first.
-The LLM router is the container's `llm_router`; without one, extraction answers 503 with how
-to configure a model.
+The LLM router is the container's `llm_router`; when none of its models can return structured
+output, extraction answers 503 with how to configure one.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from app.errors import ApiError
 from app.uploads import read_bounded
 from pipelines.extract import SCHEMAS, extract_document, extract_text, extract_upload
 from pipelines.extract.service import DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_LIMIT
-from pipelines.llm.router import Router
 
 router = APIRouter(prefix="/v1", tags=["extract"])
 MAX_TEXT_CHARS = 2_000_000
@@ -61,12 +60,6 @@ class ExtractBody(BaseModel):
         return self
 
 
-def llm_router(container: Any) -> Router | None:
-    """The container's LLM router, or None while no LLM layer is wired in."""
-    found = getattr(container, "llm_router", None)
-    return found if isinstance(found, Router) else None
-
-
 def _form_schema(raw: Any) -> str | dict[str, Any]:
     if not isinstance(raw, str) or not raw.strip():
         raise ApiError(422, "validation_error", "schema: a schema name or a JSON Schema is "
@@ -94,7 +87,7 @@ async def _from_form(request: Request, container: ContainerDep, tenant: str) -> 
                            f"max_attempts: an integer in 1..{MAX_ATTEMPTS_LIMIT}")
         data = await asyncio.to_thread(read_bounded, upload.file, container.limits.max_bytes)
         result = await extract_upload(
-            llm_router(container), container.session_factory, container.embedder,
+            container.llm_router, container.session_factory, container.embedder,
             tenant=tenant, filename=upload.filename or "upload", data=data,
             limits=container.limits, schema=schema,
             collection=str(form.get("collection") or "default"), max_attempts=int(attempts))
@@ -115,11 +108,11 @@ async def extract(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
     options = {"max_attempts": body.max_attempts, "accept_invalid": body.accept_invalid}
     if body.document_id is not None:
-        result = await extract_document(llm_router(container), session, container.embedder,
+        result = await extract_document(container.llm_router, session, container.embedder,
                                         tenant=tenant, document_id=body.document_id,
                                         schema=body.target, **options)
     else:
-        result = await extract_text(llm_router(container), tenant=tenant,
+        result = await extract_text(container.llm_router, tenant=tenant,
                                     text=body.text or "", schema=body.target, **options)
     return result.to_dict()
 

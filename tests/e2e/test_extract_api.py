@@ -35,20 +35,18 @@ GREENLEAF = {"company": "GREENLEAF MARKET", "date": "2024-11-08",
 @pytest.fixture(scope="module")
 def wired(server: Server, scripted_openai_session: ScriptedOpenAI  # noqa: F811
           ) -> Iterator[Router]:
-    """The e2e container gets an LLM router on the scripted server for this module."""
+    """The e2e container's LLM router is replaced, for this module, by one on the scripted
+    server (and put back afterwards)."""
     config = llm_config(scripted_openai_session)
     providers, _ = build_providers(config, {})
     ledger = Ledger(server.container.engine)
     router = Router(config, providers, budget=Budget(server.container.engine, config.budgets,
                                                      ledger),
                     ledger=ledger, metrics=LLMMetrics(CollectorRegistry()))
-    original = getattr(server.container, "llm_router", None)
-    server.container.llm_router = router  # type: ignore[attr-defined]
+    original = server.container.llm_router
+    server.container.llm_router = router
     yield router
-    if original is None:
-        del server.container.llm_router  # type: ignore[attr-defined]
-    else:
-        server.container.llm_router = original  # type: ignore[attr-defined]
+    server.container.llm_router = original
 
 
 @pytest.fixture
@@ -153,7 +151,7 @@ def test_without_an_llm_extraction_is_503_with_how_to(server: Server, alpha: htt
                                                        wired: Router) -> None:
     offline = parse_config({}, {})  # the default with no keys: the extractive answerer only
     ledger = Ledger(server.container.engine)
-    server.container.llm_router = Router(  # type: ignore[attr-defined]
+    server.container.llm_router = Router(
         offline, build_providers(offline, {})[0], ledger=ledger,
         budget=Budget(server.container.engine, offline.budgets, ledger),
         metrics=LLMMetrics(CollectorRegistry()))
@@ -161,7 +159,7 @@ def test_without_an_llm_extraction_is_503_with_how_to(server: Server, alpha: htt
         error = _error(alpha.post("/v1/extract", json={"schema": "receipt", "text": "x"}),
                        503, "no_extractor")
     finally:
-        server.container.llm_router = wired  # type: ignore[attr-defined]
+        server.container.llm_router = wired
     assert "OPENAI_API_KEY" in error["message"] and "LECTERN_CONFIG" in error["message"]
 
 
