@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.container_llm import build_llm
 from app.database import (
-    EmbeddedDatabase,
     make_engine,
     normalise_database_url,
     session_factory,
     upgrade,
 )
+from app.embedded_db import EmbeddedDatabase
 from app.settings import Settings
 from ingest.cleanup import TextCleaner
 from ingest.embedding import Embedder, SentenceTransformerEmbedder, default_model_path

@@ -25,13 +25,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from app.database import (
-    EmbeddedDatabase,
     drop_database,
     ensure_database,
     make_engine,
     normalise_database_url,
     upgrade,
 )
+from app.embedded_db import EmbeddedDatabase
 
 # Before any test module imports transformers, sentence-transformers or pytesseract.
 os.environ["HF_HUB_OFFLINE"] = "1"

@@ -23,23 +23,22 @@ from sqlalchemy.orm import Session
 
 from app.database import (
     DatabaseSetupError,
-    EmbeddedDatabase,
     PgvectorMissingError,
     alembic_config,
     check_pgvector,
     current_revision,
     downgrade,
     make_engine,
-    resolve_database_url,
     upgrade,
 )
+from app.embedded_db import EmbeddedDatabase, resolve_database_url
 from app.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 OWNER = """
 import sys, time
 from pathlib import Path
-from app.database import EmbeddedDatabase
+from app.embedded_db import EmbeddedDatabase
 database = EmbeddedDatabase(Path(sys.argv[1]))
 database.start()
 print(database.pid, flush=True)
