@@ -111,6 +111,26 @@ class Hit:
     rank: int
     document_metadata: Mapping[str, Any] = field(default_factory=dict)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form, as returned by `POST /v1/search`."""
+        return {
+            "rank": self.rank,
+            "chunk_id": self.chunk_id,
+            "document_id": str(self.document_id),
+            "filename": self.filename,
+            "collection": self.collection,
+            "ordinal": self.ordinal,
+            "section": self.section,
+            "page_start": self.page_start,
+            "page_end": self.page_end,
+            "score": round(self.score, 4),
+            "vector_rank": self.vector_rank,
+            "text_rank": self.text_rank,
+            "text_score": None if self.text_score is None else round(self.text_score, 4),
+            "fused_score": round(self.fused_score, 6),
+            "text": self.text,
+        }
+
 
 @dataclass(frozen=True)
 class Source:

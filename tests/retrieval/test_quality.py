@@ -60,15 +60,36 @@ QUERIES = {
 }
 
 
+THRESHOLD_QUESTION = "Which ticket was about the printer on the third floor of the building?"
+OFF_TOPIC = (
+    "Who won the football world cup final?",
+    "What is a good recipe for sourdough bread?",
+    "How do I reset my router password?",
+)
+Embed = Callable[[Sequence[str]], list[list[float]]]
+
+
+@pytest.fixture(scope="module")
+def embed(minilm: SentenceTransformerEmbedder) -> Embed:
+    """MiniLM with a cache: every text of this module is embedded once, in one batch."""
+    texts = [*CORPUS.values(), *QUERIES, *OFF_TOPIC, THRESHOLD_QUESTION]
+    cache = dict(zip(texts, minilm.embed(texts), strict=True))
+
+    def cached(batch: Sequence[str]) -> list[list[float]]:
+        missing = [t for t in batch if t not in cache]
+        cache.update(zip(missing, minilm.embed(missing), strict=True))
+        return [cache[t] for t in batch]
+
+    return cached
+
+
 @pytest.fixture
-def knowledge_base(
-    db_session: Session, minilm: SentenceTransformerEmbedder
-) -> dict[uuid.UUID, str]:
+def knowledge_base(db_session: Session, embed: Embed) -> dict[uuid.UUID, str]:
     """The corpus above, one document per entry, in tenant `acme`: document id → key."""
     ids = {}
     for key, body in CORPUS.items():
         document = add_document(
-            db_session, tenant="acme", texts=[body], embed=minilm.embed, filename=f"{key}.txt"
+            db_session, tenant="acme", texts=[body], embed=embed, filename=f"{key}.txt"
         )
         ids[document.id] = key
     return ids

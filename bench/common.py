@@ -1,0 +1,104 @@
+"""Shared helpers for the benchmarks: where data lives, where results go, a database to run on.
+
+Benchmarks are scripts, not library code, so they may read the environment:
+`LECTERN_SHARED_DATA` (default `../shared/data` next to the repository) holds the read-only data
+sets, and `LECTERN_BENCH_DATA_DIR` (default `/tmp/lectern-bench`, outside the repository) holds
+the embedded PostgreSQL cluster the benchmarks run on, kept between runs so expensive steps
+(embedding a corpus) can be cached in the database. Results are written as JSON to
+`bench/results/<name>.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = REPO_ROOT / "bench" / "results"
+
+
+def shared_data_dir() -> Path:
+    """The shared, read-only data sets (never copied into the repository)."""
+    configured = os.environ.get("LECTERN_SHARED_DATA")
+    return Path(configured) if configured else REPO_ROOT.parent / "shared" / "data"
+
+
+def bench_data_dir() -> Path:
+    """Where the benchmark database cluster lives: outside the repository and `/root`."""
+    return Path(os.environ.get("LECTERN_BENCH_DATA_DIR", "/tmp/lectern-bench"))
+
+
+def write_results(name: str, payload: dict[str, Any]) -> Path:
+    """Write `payload` (plus when and where it ran) to `bench/results/<name>.json`."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    document = {
+        "benchmark": name,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+            "platform": platform.platform(),
+        },
+        **payload,
+    }
+    path = RESULTS_DIR / f"{name}.json"
+    path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
+    return path
+
+
+@contextmanager
+def bench_database(database: str) -> Iterator[str]:
+    """Start (or reuse) the embedded benchmark server, ensure `database` exists and is migrated
+    to head, and yield its SQLAlchemy URL. The server stops when the block exits (unless
+    another process still uses it); the data stays for the next run."""
+    from app.database import EmbeddedDatabase, upgrade
+
+    server = EmbeddedDatabase(bench_data_dir(), database=database)
+    url = server.start()
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        server.close()
+
+
+def load_embedder() -> Any:
+    """The real embedder (bundled offline all-MiniLM-L6-v2); the hub is never contacted."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from ingest.embedding import SentenceTransformerEmbedder, default_model_path
+
+    return SentenceTransformerEmbedder(default_model_path())
+
+
+@dataclass
+class Stopwatch:
+    """Named wall-clock laps, for the "where did the time go" line of a benchmark."""
+
+    laps: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def lap(self, name: str) -> Iterator[None]:
+        """Time the block and add it to `laps[name]` (seconds)."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.laps[name] = self.laps.get(name, 0.0) + time.perf_counter() - start
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain fixed-width text table (floats to 4 places)."""
+    cells = [[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(lines)

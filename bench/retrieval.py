@@ -1,0 +1,393 @@
+"""Retrieval quality on BEIR SciFact (test split): nDCG@10 and recall@100 per search mode.
+
+    .venv/bin/python -m bench.retrieval               # ingest once (cached in the DB), evaluate
+    .venv/bin/python -m bench.retrieval --calibrate   # also measure the min_score calibration
+
+The 5,183 abstracts are read from `$LECTERN_SHARED_DATA/beir-scifact` (never copied), written
+as documents whose Markdown is `# <title>` + abstract, cut by the real chunker
+(`ingest.chunking.chunk_pages`, so the title is each chunk's section heading) and embedded with
+the real all-MiniLM-L6-v2. Chunks are stored through `ingest.store` exactly as the ingestion
+pipeline stores them and searched through `retrieval.search`; chunk hits map back to BEIR
+document ids by max-score aggregation (a document ranks where its best chunk ranks). Metrics
+follow BEIR/pytrec_eval (binary qrels, nDCG with log2 discount). Published for comparison:
+BM25 0.665, all-MiniLM-L6-v2 0.645 nDCG@10. Results go to `bench/results/retrieval.json`.
+
+The corpus is cached in the benchmark database keyed by a fingerprint of the corpus file, the
+model and the chunker settings; `--rebuild` forces a fresh ingest.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file: import the project, not this script, as `retrieval`
+    sys.path[:1] = [str(Path(__file__).resolve().parents[1])]
+
+import argparse
+import hashlib
+import json
+import math
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import create_engine, delete, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from bench.common import Stopwatch, bench_database, format_table, load_embedder, shared_data_dir
+from bench.common import write_results as write_json
+from ingest.chunking import chunk_pages
+from ingest.store import insert_document, write_corpus
+from ingest.tables import ChunkRow, Document
+from ingest.types import Chunk, CleanPage, Sniffed
+from retrieval.search import search
+from retrieval.threshold import DEFAULT_MIN_SCORE
+
+TENANT = "bench-scifact"
+COLLECTION = "beir-scifact"
+DATABASE = "lectern_bench_retrieval"
+MODES = ("vector", "text", "hybrid")
+CHUNK_HITS = 300  # chunks read per query: enough distinct documents for recall@100
+Qrels = dict[str, dict[str, int]]
+
+
+def load_beir(root: Path, split: str) -> tuple[dict[str, dict[str, str]], dict[str, str], Qrels]:
+    """Corpus (`_id` → title/text), the split's queries and its qrels, as BEIR lays them out."""
+    corpus = {}
+    with (root / "corpus.jsonl").open() as lines:
+        for line in lines:
+            row = json.loads(line)
+            corpus[row["_id"]] = {"title": row.get("title", ""), "text": row["text"]}
+    qrels: Qrels = {}
+    with (root / "qrels" / f"{split}.tsv").open() as lines:
+        next(lines)
+        for line in lines:
+            qid, doc_id, score = line.rstrip("\n").split("\t")
+            if int(score) > 0:
+                qrels.setdefault(qid, {})[doc_id] = int(score)
+    queries = {}
+    with (root / "queries.jsonl").open() as lines:
+        for line in lines:
+            row = json.loads(line)
+            if row["_id"] in qrels:
+                queries[row["_id"]] = row["text"]
+    return corpus, queries, qrels
+
+
+def page_for(doc: dict[str, str]) -> CleanPage:
+    """A SciFact abstract as one cleaned Markdown page: the title is its section heading."""
+    body = f"# {doc['title']}\n\n{doc['text']}" if doc["title"] else doc["text"]
+    return CleanPage(page_no=1, method="text", raw_text=body, text=body, cleanup="skipped")
+
+
+def ingest(
+    engine: Engine,
+    embedder: Any,
+    corpus: dict[str, dict[str, str]],
+    fingerprint: str,
+    clock: Stopwatch,
+) -> dict[str, Any]:
+    """Chunk, embed and store the corpus unless the database already holds this fingerprint."""
+    with Session(engine) as session:
+        cached = session.scalar(
+            select(func.count())
+            .select_from(Document)
+            .where(Document.tenant_id == TENANT, Document.status == "ready")
+            .where(Document.metadata_.contains({"fingerprint": fingerprint}))
+        )
+    if cached == len(corpus):
+        return {"cached": True, "documents": len(corpus)}
+    with clock.lap("chunk"):
+        pages = {doc_id: page_for(doc) for doc_id, doc in corpus.items()}
+        chunks: dict[str, list[Chunk]] = {
+            doc_id: chunk_pages(
+                [page], token_counter=embedder.count_tokens, window=embedder.max_tokens
+            )
+            for doc_id, page in pages.items()
+        }
+    texts = [c.embed_text for doc_chunks in chunks.values() for c in doc_chunks]
+    with clock.lap("embed"):
+        vectors = embedder.embed(texts)
+    with clock.lap("store"), Session(engine) as session:
+        session.execute(delete(Document).where(Document.tenant_id == TENANT))
+        position = 0
+        for doc_id, page in pages.items():
+            data = page.text.encode()
+            document = insert_document(
+                session,
+                tenant=TENANT,
+                collection=COLLECTION,
+                filename=f"scifact-{doc_id}.md",
+                sniffed=Sniffed(kind="markdown", mime="text/markdown"),
+                data=data,
+                sha256=hashlib.sha256(data).hexdigest(),
+                metadata={"beir_id": doc_id, "fingerprint": fingerprint},
+            )
+            count = len(chunks[doc_id])
+            write_corpus(
+                session,
+                document=document,
+                pages=[page],
+                chunks=chunks[doc_id],
+                embeddings=vectors[position : position + count],
+            )
+            position += count
+        session.commit()
+    tokens = sum(c.token_count for doc_chunks in chunks.values() for c in doc_chunks)
+    return {
+        "cached": False,
+        "documents": len(corpus),
+        "chunks": len(texts),
+        "content_tokens": tokens,
+        "embed_seconds": round(clock.laps["embed"], 2),
+        "embed_chunks_per_second": round(len(texts) / clock.laps["embed"], 1),
+        "embed_tokens_per_second": round(tokens / clock.laps["embed"], 1),
+    }
+
+
+def measure_throughput(embedder: Any, texts: Sequence[str]) -> dict[str, float]:
+    """Raw embedding throughput on `texts` (one `embed` call, after a warm-up batch)."""
+    embedder.embed(list(texts[:16]))
+    start = time.perf_counter()
+    embedder.embed(list(texts))
+    seconds = time.perf_counter() - start
+    tokens = sum(embedder.count_tokens(t) for t in texts)
+    return {
+        "texts": len(texts),
+        "seconds": round(seconds, 2),
+        "texts_per_second": round(len(texts) / seconds, 1),
+        "tokens_per_second": round(tokens / seconds, 1),
+    }
+
+
+def ndcg_at(ranked: Sequence[str], relevant: dict[str, int], k: int) -> float:
+    """nDCG@k with graded gains and a log2 discount (pytrec_eval's `ndcg_cut`)."""
+    dcg = sum(relevant.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
+    ideal = sorted(relevant.values(), reverse=True)[:k]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def recall_at(ranked: Sequence[str], relevant: dict[str, int], k: int) -> float:
+    """Share of the relevant documents found in the first `k`."""
+    return len(set(ranked[:k]) & set(relevant)) / len(relevant) if relevant else 0.0
+
+
+def doc_ranking(session: Session, **kwargs: Any) -> tuple[list[str], list[float]]:
+    """BEIR doc ids best first (each at its best chunk's position) and their best cosine."""
+    ranked: dict[str, float] = {}
+    for hit in search(session, tenant=TENANT, **kwargs):
+        beir_id = str(hit.document_metadata["beir_id"])
+        if beir_id not in ranked:
+            ranked[beir_id] = hit.score
+    return list(ranked), list(ranked.values())
+
+
+def evaluate(
+    engine: Engine,
+    queries: dict[str, str],
+    vectors: dict[str, list[float]],
+    qrels: Qrels,
+    mode: str,
+    min_score: float,
+) -> dict[str, Any]:
+    """Mean nDCG@10 / recall@100 and search latency for one mode over all queries."""
+    ndcg, recall, latency = [], [], []
+    with Session(engine) as session:
+        for qid, text in queries.items():
+            start = time.perf_counter()
+            ranked, _ = doc_ranking(
+                session,
+                query_text=text,
+                query_vector=vectors[qid],
+                mode=mode,
+                top_k=CHUNK_HITS,
+                candidates=CHUNK_HITS,
+                min_score=min_score,
+            )
+            latency.append((time.perf_counter() - start) * 1000)
+            session.rollback()
+            ndcg.append(ndcg_at(ranked, qrels[qid], 10))
+            recall.append(recall_at(ranked, qrels[qid], 100))
+    latency.sort()
+    return {
+        "mode": mode,
+        "min_score": min_score,
+        "ndcg@10": round(statistics.fmean(ndcg), 4),
+        "recall@100": round(statistics.fmean(recall), 4),
+        "latency_ms_p50": round(latency[len(latency) // 2], 1),
+        "latency_ms_p95": round(latency[int(len(latency) * 0.95)], 1),
+        "queries": len(queries),
+    }
+
+
+OFF_TOPIC = (
+    "What was the company's revenue in 2023?",
+    "How do I reset my router password?",
+    "What is a good recipe for sourdough bread?",
+    "Who won the football world cup final?",
+    "How do I configure nginx as a reverse proxy?",
+    "What is the capital of Australia?",
+    "When is the next quarterly board meeting?",
+    "How many vacation days do employees get per year?",
+    "Which stores opened in Leeds last year?",
+    "How do I change a flat tyre on a bicycle?",
+    "What time does the last train to Manchester leave?",
+    "Explain the offside rule in football.",
+    "What is the return policy for online orders?",
+    "How do I export a spreadsheet to PDF?",
+    "Can you recommend a good science fiction novel?",
+    "What is the warranty on the camping tent?",
+    "How should I write a cover letter for a job application?",
+    "What was the gross margin in the fourth quarter?",
+    "Who is the chief executive of the company?",
+    "How much does the premium subscription cost per month?",
+)
+
+
+def calibrate(engine: Engine, embedder: Any, root: Path) -> dict[str, Any]:
+    """Cosine similarities of relevant vs. off-topic pairs, on the *train* split (not test).
+
+    For each train query and each of its relevant documents, the exact cosine of the
+    document's best chunk; for each off-topic question, its best cosine over the whole corpus.
+    """
+    import numpy as np
+
+    _, queries, qrels = load_beir(root, "train")
+    with Session(engine) as session:
+        rows = session.execute(
+            select(Document.metadata_["beir_id"].astext, ChunkRow.embedding)
+            .join(ChunkRow, ChunkRow.document_id == Document.id)
+            .where(Document.tenant_id == TENANT)
+        ).all()
+    ids = np.array([r[0] for r in rows])
+    matrix = np.array([np.asarray(r[1], dtype=np.float32) for r in rows])
+    qids = list(queries)
+    q = np.array(embedder.embed([queries[i] for i in qids]), dtype=np.float32)
+    sims = q @ matrix.T
+    relevant, best_irrelevant, rank1_relevant = [], [], 0
+    for row, qid in enumerate(qids):
+        rel = set(qrels[qid])
+        mask = np.isin(ids, list(rel))
+        for doc in rel:
+            doc_mask = ids == doc
+            if doc_mask.any():
+                relevant.append(float(sims[row][doc_mask].max()))
+        best_irrelevant.append(float(sims[row][~mask].max()))
+        rank1_relevant += bool(mask[int(sims[row].argmax())])
+    off = np.array(embedder.embed(list(OFF_TOPIC)), dtype=np.float32) @ matrix.T
+    off_best = off.max(axis=1)
+
+    def pct(values: Sequence[float], p: float) -> float:
+        return round(float(np.percentile(values, p)), 4)
+
+    return {
+        "split": "train",
+        "queries": len(qids),
+        "relevant_pairs": len(relevant),
+        "relevant_best_chunk_cosine": {f"p{p}": pct(relevant, p) for p in (1, 2, 5, 10, 25, 50)},
+        "best_nonrelevant_cosine_per_query": {
+            f"p{p}": pct(best_irrelevant, p) for p in (5, 50, 95)
+        },
+        "off_topic_best_cosine": {
+            "max": round(float(off_best.max()), 4),
+            "p50": pct(list(off_best), 50),
+            "questions": len(OFF_TOPIC),
+        },
+        "share_relevant_below": {
+            f"{t:.2f}": round(float(np.mean(np.array(relevant) < t)), 4)
+            for t in (0.15, 0.2, 0.25, 0.3, 0.35)
+        },
+        "share_off_topic_top1_at_or_above": {
+            f"{t:.2f}": round(float(np.mean(off_best >= t)), 4)
+            for t in (0.15, 0.2, 0.25, 0.3, 0.35)
+        },
+        "default_min_score": DEFAULT_MIN_SCORE,
+    }
+
+
+def fingerprint_for(root: Path, embedder: Any) -> str:
+    """Identifies the cached corpus: the corpus file, the model and the chunker defaults."""
+    digest = hashlib.sha256((root / "corpus.jsonl").read_bytes()).hexdigest()
+    model = Path(str(getattr(embedder, "model_name", "model"))).name
+    return hashlib.sha256(f"{digest}|{model}|chunk_pages-defaults|v1".encode()).hexdigest()[:16]
+
+
+def run(url: str, args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Ingest (or reuse) the corpus in `url`, evaluate every mode, return the result payload."""
+    root = shared_data_dir() / "beir-scifact"
+    corpus, queries, qrels = load_beir(root, "test")
+    if args.limit:
+        queries = dict(list(queries.items())[: args.limit])
+    clock = Stopwatch()
+    with clock.lap("load model"):
+        embedder = load_embedder()
+    engine = create_engine(url)
+    log(f"corpus: {len(corpus)} documents; test queries: {len(queries)}")
+    ingest_stats = ingest(engine, embedder, corpus, fingerprint_for(root, embedder), clock)
+    log(f"ingest: {ingest_stats}")
+    sample = [page_for(doc).text for doc in list(corpus.values())[:256]]
+    throughput = measure_throughput(embedder, sample)
+    log(
+        f"raw embed throughput (256 abstracts, title + text, truncated at 256 tokens): {throughput}"
+    )
+    with clock.lap("embed queries"):
+        qvectors = dict(zip(queries, embedder.embed(list(queries.values())), strict=True))
+    results = []
+    for mode in args.modes:
+        with clock.lap(f"search {mode}"):
+            results.append(evaluate(engine, queries, qvectors, qrels, mode, -1.0))
+        log(f"{mode}: {results[-1]}")
+    with clock.lap("search hybrid+threshold"):
+        results.append(evaluate(engine, queries, qvectors, qrels, "hybrid", DEFAULT_MIN_SCORE))
+    payload: dict[str, Any] = {
+        "dataset": "BEIR SciFact test",
+        "published_ndcg@10": {"bm25": 0.665, "all-MiniLM-L6-v2": 0.645},
+        "ingest": ingest_stats,
+        "embed_throughput": throughput,
+        "results": results,
+    }
+    if args.calibrate:
+        payload["calibration"] = calibrate(engine, embedder, root)
+        log(f"calibration: {json.dumps(payload['calibration'], indent=2)}")
+    payload["seconds"] = {k: round(v, 1) for k, v in clock.laps.items()}
+    engine.dispose()
+    rows = [
+        (
+            r["mode"],
+            r["min_score"],
+            r["ndcg@10"],
+            r["recall@100"],
+            r["latency_ms_p50"],
+            r["latency_ms_p95"],
+        )
+        for r in results
+    ]
+    log(format_table(("mode", "min_score", "nDCG@10", "recall@100", "p50 ms", "p95 ms"), rows))
+    return payload
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; writes `bench/results/retrieval.json`."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument(
+        "--calibrate", action="store_true", help="measure the min_score calibration"
+    )
+    parser.add_argument("--limit", type=int, default=0, help="evaluate only the first N queries")
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    parser.add_argument("--database-url", help="use this database instead of the embedded one")
+    args = parser.parse_args(argv)
+    if args.database_url:
+        payload = run(args.database_url, args)
+    else:
+        with bench_database(DATABASE) as url:
+            payload = run(url, args)
+    print(f"wrote {write_json('retrieval', payload)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
