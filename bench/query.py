@@ -25,7 +25,8 @@
    events, streams without `done`, exceptions (must all be 0); measured: time to first token,
    stream duration, and event-loop lag in the server process (a 10 ms ticker task; a stall is
    a tick more than 50 ms late). Baseline: the same number of streams straight from the scripted
-   server through the `openai` SDK.
+   server through the `openai` SDK. `--stream-provider fake` puts a `FakeProvider` sleeping 20 ms
+   per token inside the server instead (no provider HTTP), isolating lectern's own cost.
 
 Everything is on loopback and bounded in time (`--deadline`). The load average is recorded
 with every part. Results: `bench/results/query.json`.
@@ -327,7 +328,7 @@ def serve_scripted(port_file: Path, tokens: int, delay: float) -> None:
 
 
 def serve_lectern(port_file: Path, database_url: str, provider: str, openai_url: str | None,
-                  tokens: int) -> None:
+                  tokens: int, delay: float) -> None:
     """Child: the real app on uvicorn, with an event-loop lag ticker and two bench routes."""
     import uvicorn
     from fastapi import APIRouter
@@ -337,7 +338,7 @@ def serve_lectern(port_file: Path, database_url: str, provider: str, openai_url:
     from app.settings import Settings
     from pipelines.llm.config import parse_config
     from pipelines.llm.protocol import ChatProvider
-    from pipelines.llm.providers.fake import FakeProvider
+    from pipelines.llm.providers.fake import FakeProvider, FakeStream
 
     base_url = openai_url or "http://127.0.0.1:9/v1"
     raw = {"providers": {"bench": {"kind": "openai", "base_url": base_url, "api_key": "k",
@@ -348,9 +349,10 @@ def serve_lectern(port_file: Path, database_url: str, provider: str, openai_url:
                        "tasks": ["answer"]}],
            "cache": {"enabled": False}}
     providers: dict[str, ChatProvider] | None = None
-    if provider == "fake":
+    if provider == "fake":  # zero latency, or `delay` seconds before each token
         reply = " ".join(f"word{n % 97}" for n in range(tokens))
-        providers = {"bench": FakeProvider("bench", default_reply=reply)}
+        scripted = [FakeStream(reply, delay_s=delay)] * 100_000 if delay else []
+        providers = {"bench": FakeProvider("bench", scripted, default_reply=reply)}
     container = build_container(Settings(), database_url=database_url, with_ocr=False,
                                 llm_config=parse_config(raw, {}), llm_providers=providers)
     app = create_app(container)
@@ -590,28 +592,64 @@ async def direct_streams(base_url: str, n: int) -> list[Stream]:
         await client.close()
 
 
-def streams_part(url: str, tmp: Path, n: int, tokens: int, deadline: float) -> dict[str, Any]:
-    """`n` concurrent `/v1/ask` streams at ~50 tokens/s: errors, TTFT, duration, loop lag."""
+async def direct_fake_streams(n: int, tokens: int) -> list[Stream]:
+    """The baseline for the fake provider: `n` of its 20 ms/token streams read directly."""
+    from pipelines.llm.providers.fake import FakeProvider, FakeStream
+    from pipelines.llm.types import ChatRequest, Message, TextDelta
+
+    reply = " ".join(f"word{n % 97}" for n in range(tokens))
+    provider = FakeProvider("bench", [FakeStream(reply, delay_s=0.02)] * n)
+    request = ChatRequest(messages=(Message("user", "question"),), model="bench-model")
+
+    async def one() -> Stream:
+        out = Stream()
+        started = time.perf_counter()
+        async for item in provider.stream(request):
+            if isinstance(item, TextDelta):
+                out.tokens += 1
+                if out.ttft is None:
+                    out.ttft = time.perf_counter() - started
+        out.done = True
+        out.duration = time.perf_counter() - started
+        return out
+
+    return list(await asyncio.gather(*(one() for _ in range(n))))
+
+
+def streams_part(url: str, tmp: Path, n: int, tokens: int, deadline: float,
+                 provider: str) -> dict[str, Any]:
+    """`n` concurrent `/v1/ask` streams at ~50 tokens/s: errors, TTFT, duration, loop lag.
+
+    `provider` "scripted": the scripted OpenAI server in its own process, reached through the
+    `openai` SDK adapter; "fake": a `FakeProvider` inside the server sleeping 20 ms per token
+    (no provider HTTP: isolates lectern's own cost per token).
+    """
     import httpx
 
     qs = questions()
-    scripted_file = _free_port_file(tmp, "scripted")
-    scripted, sport = start_child(["scripted", str(scripted_file), "--tokens", str(tokens)],
-                                  scripted_file, timeout=60)
-    lectern_file = _free_port_file(tmp, "lectern-openai")
+    children: list[subprocess.Popen[bytes]] = []
+    lectern_file = _free_port_file(tmp, f"lectern-{provider}")
     try:
-        lectern, lport = start_child(
-            ["serve", str(lectern_file), "--database-url", url, "--provider", "openai",
-             "--openai-url", f"http://127.0.0.1:{sport}/v1", "--tokens", str(tokens)],
-            lectern_file)
+        if provider == "scripted":
+            scripted_file = _free_port_file(tmp, "scripted")
+            scripted, sport = start_child(["scripted", str(scripted_file), "--tokens",
+                                           str(tokens)], scripted_file, timeout=60)
+            children.append(scripted)
+            serve_args = ["--provider", "openai", "--openai-url", f"http://127.0.0.1:{sport}/v1"]
+        else:
+            serve_args = ["--provider", "fake", "--delay", "0.02"]
+        lectern, lport = start_child(["serve", str(lectern_file), "--database-url", url,
+                                      "--tokens", str(tokens), *serve_args], lectern_file)
+        children.append(lectern)
     except BaseException:
-        stop_child(scripted)
+        for child in children:
+            stop_child(child)
         raise
     try:
         async def run() -> tuple[list[Stream], list[float], list[float], float]:
             limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=n + 10)
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{lport}", timeout=120.0,
-                                         limits=limits) as client:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{lport}",
+                                         timeout=deadline, limits=limits) as client:
                 for q in qs[:3]:
                     await ask_stream(client, q, 4)
                 await client.post("/_bench/lag", params={"reset": True})
@@ -644,11 +682,14 @@ def streams_part(url: str, tmp: Path, n: int, tokens: int, deadline: float) -> d
         load_before = machine_load()
         streams, server_lags, client_lags, wall = asyncio.run(run())
         direct_started = time.perf_counter()
-        direct = asyncio.run(direct_streams(f"http://127.0.0.1:{sport}/v1", n))
+        if provider == "scripted":
+            direct = asyncio.run(direct_streams(f"http://127.0.0.1:{sport}/v1", n))
+        else:
+            direct = asyncio.run(direct_fake_streams(n, tokens))
         direct_wall = time.perf_counter() - direct_started
     finally:
-        stop_child(lectern)
-        stop_child(scripted)
+        for child in reversed(children):
+            stop_child(child)
     return summarise_streams(streams, direct, server_lags, client_lags, wall, direct_wall,
                              load_before, tokens)
 
@@ -674,7 +715,13 @@ def summarise_streams(streams: list[Stream], direct: list[Stream], server_lags: 
         "errors": len(errors), "error_samples": sorted(set(errors))[:5],
         "incomplete_tokens": sum(s.tokens != tokens for s in streams if not s.error),
         "wall_s": round(wall, 2),
-        "ttft_s": dist(ttft), "duration_s": dist([s.duration for s in streams]),
+        "ttft_s": dist(ttft), "ttft_over_10s": sum(t > 10 for t in ttft),
+        "server_retrieval_s": dist([s.retrieval_ms / 1000 for s in streams
+                                    if s.retrieval_ms is not None]),
+        "server_ttft_s": dist([s.server_ttft_ms / 1000 for s in streams
+                               if s.server_ttft_ms is not None]),
+        "ttft_min_s": round(min(ttft, default=float("nan")), 3),
+        "duration_s": dist([s.duration for s in streams]),
         "tokens_per_s_per_stream": dist(rate),
         "server_loop_lag": lag_summary(server_lags),
         "client_loop_lag": lag_summary(client_lags),
@@ -686,11 +733,16 @@ def summarise_streams(streams: list[Stream], direct: list[Stream], server_lags: 
     }
     out["wall_ratio_vs_direct"] = round(wall / direct_wall, 2)
     srv = out["server_loop_lag"]
+    print(f"  inside the server: retrieval p50/p95 {out['server_retrieval_s']['p50']}/"
+          f"{out['server_retrieval_s']['p95']} s, answer() to first token p50/p95 "
+          f"{out['server_ttft_s']['p50']}/{out['server_ttft_s']['p95']} s; first stream's "
+          f"TTFT {out['ttft_min_s']} s")
     print(f"  {len(streams)} concurrent /v1/ask streams of {tokens} tokens: errors "
           f"{len(errors)} (direct baseline errors {len(derrors)}); wall {wall:.1f}s vs direct "
           f"{direct_wall:.1f}s ({out['wall_ratio_vs_direct']}×)")
     print(f"  TTFT p50/p95/max {out['ttft_s']['p50']}/{out['ttft_s']['p95']}/"
-          f"{out['ttft_s']['max']} s (direct {out['direct_baseline']['ttft_s']['p50']}/"
+          f"{out['ttft_s']['max']} s, {out['ttft_over_10s']} over 10 s (direct "
+          f"{out['direct_baseline']['ttft_s']['p50']}/"
           f"{out['direct_baseline']['ttft_s']['p95']} s); per-stream rate p50 "
           f"{out['tokens_per_s_per_stream']['p50']} tok/s (direct "
           f"{out['direct_baseline']['tokens_per_s_per_stream']['p50']})")
@@ -736,7 +788,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 print(f"{args.streams} concurrent streams at ~50 tokens/s; {load_line()}",
                       flush=True)
                 results["streams"] = streams_part(url, Path(tmp), args.streams, args.tokens,
-                                                  args.deadline)
+                                                  args.deadline, args.stream_provider)
         finally:
             engine.dispose()
     results["load_end"] = machine_load()
@@ -753,6 +805,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--provider", choices=("fake", "openai"), default="fake")
     serve.add_argument("--openai-url")
     serve.add_argument("--tokens", type=int, default=60)
+    serve.add_argument("--delay", type=float, default=0.0, help="fake: seconds per token")
     scripted = sub.add_parser("scripted", help="(internal) the scripted OpenAI server child")
     scripted.add_argument("port_file", type=Path)
     scripted.add_argument("--tokens", type=int, default=60)
@@ -766,12 +819,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ttft-samples", type=int, default=40)
     parser.add_argument("--streams", type=int, default=200)
     parser.add_argument("--tokens", type=int, default=60, help="tokens per streamed answer")
+    parser.add_argument("--stream-provider", choices=("scripted", "fake"), default="scripted",
+                        help="the model behind the concurrent streams (see streams_part)")
     parser.add_argument("--deadline", type=float, default=300.0,
                         help="seconds the concurrent streams may take in all")
     args = parser.parse_args(argv)
     if args.command == "serve":
         serve_lectern(args.port_file, args.database_url, args.provider, args.openai_url,
-                      args.tokens)
+                      args.tokens, args.delay)
         return 0
     if args.command == "scripted":
         serve_scripted(args.port_file, args.tokens, args.delay)
