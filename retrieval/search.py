@@ -145,7 +145,7 @@ def build_statement(query: SearchQuery) -> Select[*tuple[Any, ...]]:
     cosine = (1 - ChunkRow.embedding.cosine_distance(vector)).label("score")
     return (
         select(
-            ChunkRow.id,
+            ChunkRow.id.label("chunk_id"),
             ChunkRow.document_id,
             Document.filename,
             ChunkRow.collection,
@@ -279,28 +279,8 @@ def _rrf(vec: CTE | None, txt: CTE | None) -> Any:
 
 
 def _hit(row: RowMapping, rank: int) -> Hit:
-    score = float(row["score"])
-    return Hit(
-        chunk_id=int(row["id"]),
-        document_id=row["document_id"],
-        filename=row["filename"],
-        collection=row["collection"],
-        ordinal=int(row["ordinal"]),
-        text=row["text"],
-        section=row["section"],
-        section_path=tuple(row["section_path"] or ()),
-        page_start=int(row["page_start"]),
-        page_end=int(row["page_end"]),
-        char_start=int(row["char_start"]),
-        char_end=int(row["char_end"]),
-        token_count=int(row["token_count"]),
-        content_hash=row["content_hash"],
-        score=score,
-        vector_score=score,
-        text_score=None if row["text_score"] is None else float(row["text_score"]),
-        vector_rank=row["vector_rank"],
-        text_rank=row["text_rank"],
-        fused_score=float(row["fused_score"]),
-        rank=rank,
-        document_metadata=row["document_metadata"] or {},
-    )
+    """A result row (labelled like `Hit`'s fields) as a `Hit`."""
+    values = dict(row)
+    values["section_path"] = tuple(values["section_path"] or ())
+    values["document_metadata"] = values["document_metadata"] or {}
+    return Hit(**values, vector_score=values["score"], rank=rank)
