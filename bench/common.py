@@ -11,6 +11,7 @@ the embedded PostgreSQL cluster the benchmarks run on, kept between runs so expe
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import time
@@ -23,6 +24,8 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
+Qrels = dict[str, dict[str, int]]
+"""BEIR relevance judgements: query id → {document id: grade}."""
 
 
 def shared_data_dir() -> Path:
@@ -103,3 +106,55 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
     return "\n".join(lines)
+
+
+def load_beir(root: Path, split: str) -> tuple[dict[str, dict[str, str]], dict[str, str], Qrels]:
+    """Corpus (`_id` → title/text), the split's queries and its qrels, as BEIR lays them out."""
+    corpus = {}
+    with (root / "corpus.jsonl").open() as lines:
+        for line in lines:
+            row = json.loads(line)
+            corpus[row["_id"]] = {"title": row.get("title", ""), "text": row["text"]}
+    qrels: Qrels = {}
+    with (root / "qrels" / f"{split}.tsv").open() as lines:
+        next(lines)
+        for line in lines:
+            qid, doc_id, score = line.rstrip("\n").split("\t")
+            if int(score) > 0:
+                qrels.setdefault(qid, {})[doc_id] = int(score)
+    queries = {}
+    with (root / "queries.jsonl").open() as lines:
+        for line in lines:
+            row = json.loads(line)
+            if row["_id"] in qrels:
+                queries[row["_id"]] = row["text"]
+    return corpus, queries, qrels
+
+
+def ndcg_at(ranked: Sequence[str], relevant: dict[str, int], k: int) -> float:
+    """nDCG@k with graded gains and a log2 discount (pytrec_eval's `ndcg_cut`)."""
+    dcg = sum(relevant.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
+    ideal = sorted(relevant.values(), reverse=True)[:k]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def recall_at(ranked: Sequence[str], relevant: dict[str, int], k: int) -> float:
+    """Share of the relevant documents found in the first `k`."""
+    return len(set(ranked[:k]) & set(relevant)) / len(relevant) if relevant else 0.0
+
+
+def measure_throughput(embedder: Any, texts: Sequence[str]) -> dict[str, float]:
+    """Raw embedding throughput on `texts` (one `embed` call, after a warm-up batch)."""
+    embedder.embed(list(texts[:16]))
+    start = time.perf_counter()
+    embedder.embed(list(texts))
+    seconds = time.perf_counter() - start
+    tokens = sum(embedder.count_tokens(t) for t in texts)
+    return {
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "texts": len(texts),
+        "seconds": round(seconds, 2),
+        "texts_per_second": round(len(texts) / seconds, 1),
+        "tokens_per_second": round(tokens / seconds, 1),
+    }

@@ -27,7 +27,6 @@ if __package__ in (None, ""):  # run as a file: import the project, not this scr
 import argparse
 import hashlib
 import json
-import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -37,7 +36,19 @@ from sqlalchemy import create_engine, delete, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bench.common import Stopwatch, bench_database, format_table, load_embedder, shared_data_dir
+from bench.common import (
+    REPO_ROOT,
+    Qrels,
+    Stopwatch,
+    bench_database,
+    format_table,
+    load_beir,
+    load_embedder,
+    measure_throughput,
+    ndcg_at,
+    recall_at,
+    shared_data_dir,
+)
 from bench.common import write_results as write_json
 from ingest.chunking import chunk_pages
 from ingest.store import insert_document, write_corpus
@@ -51,30 +62,6 @@ COLLECTION = "beir-scifact"
 DATABASE = "lectern_bench_retrieval"
 MODES = ("vector", "text", "hybrid")
 CHUNK_HITS = 300  # chunks read per query: enough distinct documents for recall@100
-Qrels = dict[str, dict[str, int]]
-
-
-def load_beir(root: Path, split: str) -> tuple[dict[str, dict[str, str]], dict[str, str], Qrels]:
-    """Corpus (`_id` → title/text), the split's queries and its qrels, as BEIR lays them out."""
-    corpus = {}
-    with (root / "corpus.jsonl").open() as lines:
-        for line in lines:
-            row = json.loads(line)
-            corpus[row["_id"]] = {"title": row.get("title", ""), "text": row["text"]}
-    qrels: Qrels = {}
-    with (root / "qrels" / f"{split}.tsv").open() as lines:
-        next(lines)
-        for line in lines:
-            qid, doc_id, score = line.rstrip("\n").split("\t")
-            if int(score) > 0:
-                qrels.setdefault(qid, {})[doc_id] = int(score)
-    queries = {}
-    with (root / "queries.jsonl").open() as lines:
-        for line in lines:
-            row = json.loads(line)
-            if row["_id"] in qrels:
-                queries[row["_id"]] = row["text"]
-    return corpus, queries, qrels
 
 
 def page_for(doc: dict[str, str]) -> CleanPage:
@@ -148,34 +135,6 @@ def ingest(
     }
 
 
-def measure_throughput(embedder: Any, texts: Sequence[str]) -> dict[str, float]:
-    """Raw embedding throughput on `texts` (one `embed` call, after a warm-up batch)."""
-    embedder.embed(list(texts[:16]))
-    start = time.perf_counter()
-    embedder.embed(list(texts))
-    seconds = time.perf_counter() - start
-    tokens = sum(embedder.count_tokens(t) for t in texts)
-    return {
-        "texts": len(texts),
-        "seconds": round(seconds, 2),
-        "texts_per_second": round(len(texts) / seconds, 1),
-        "tokens_per_second": round(tokens / seconds, 1),
-    }
-
-
-def ndcg_at(ranked: Sequence[str], relevant: dict[str, int], k: int) -> float:
-    """nDCG@k with graded gains and a log2 discount (pytrec_eval's `ndcg_cut`)."""
-    dcg = sum(relevant.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
-    ideal = sorted(relevant.values(), reverse=True)[:k]
-    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
-    return dcg / idcg if idcg else 0.0
-
-
-def recall_at(ranked: Sequence[str], relevant: dict[str, int], k: int) -> float:
-    """Share of the relevant documents found in the first `k`."""
-    return len(set(ranked[:k]) & set(relevant)) / len(relevant) if relevant else 0.0
-
-
 def doc_ranking(session: Session, **kwargs: Any) -> tuple[list[str], list[float]]:
     """BEIR doc ids best first (each at its best chunk's position) and their best cosine."""
     ranked: dict[str, float] = {}
@@ -224,28 +183,29 @@ def evaluate(
     }
 
 
-OFF_TOPIC = (
-    "What was the company's revenue in 2023?",
-    "How do I reset my router password?",
-    "What is a good recipe for sourdough bread?",
-    "Who won the football world cup final?",
-    "How do I configure nginx as a reverse proxy?",
-    "What is the capital of Australia?",
-    "When is the next quarterly board meeting?",
-    "How many vacation days do employees get per year?",
-    "Which stores opened in Leeds last year?",
-    "How do I change a flat tyre on a bicycle?",
-    "What time does the last train to Manchester leave?",
-    "Explain the offside rule in football.",
-    "What is the return policy for online orders?",
-    "How do I export a spreadsheet to PDF?",
-    "Can you recommend a good science fiction novel?",
-    "What is the warranty on the camping tent?",
-    "How should I write a cover letter for a job application?",
-    "What was the gross margin in the fourth quarter?",
-    "Who is the chief executive of the company?",
-    "How much does the premium subscription cost per month?",
+SAMPLE_FILES = ("digital-report.txt", "note.md", "receipt.txt")
+# fmt: off
+SAMPLE_QUESTIONS = (  # each answered by the bundled samples
+    "What was revenue in 2024?", "How much did online revenue reach?",
+    "What was the gross margin?", "How many active loyalty members are there?",
+    "Where is the second distribution centre?", "What are the main risks?",
+    "How much capital spending is planned for 2025?", "What was net profit after tax?",
+    "When is the weekly sync?", "Who drafts the kiosk pilot plan?",
+    "What did the receipt total come to?", "How many stores does Northwind have?",
+    "What revenue growth does the board expect?", "How much cash does the company have?",
+    "What were staff costs?",
 )
+OFF_TOPIC = (  # about neither biomedicine (SciFact) nor the bundled samples
+    "Who won the football world cup final?", "What is a good recipe for sourdough bread?",
+    "How do I reset my router password?", "What is the capital of Australia?",
+    "How do I configure nginx as a reverse proxy?", "Explain the offside rule in football.",
+    "Can you recommend a good science fiction novel?", "How do I change a flat tyre on a bicycle?",
+    "What time does the last train to Manchester leave?", "What causes the northern lights?",
+    "How do I export a spreadsheet to PDF?", "How do I bake a chocolate cake?",
+    "How should I write a cover letter for a job application?", "Who painted the Mona Lisa?",
+    "What is the best way to learn to play the guitar?",
+)
+# fmt: on
 
 
 def calibrate(engine: Engine, embedder: Any, root: Path) -> dict[str, Any]:
@@ -268,7 +228,8 @@ def calibrate(engine: Engine, embedder: Any, root: Path) -> dict[str, Any]:
     qids = list(queries)
     q = np.array(embedder.embed([queries[i] for i in qids]), dtype=np.float32)
     sims = q @ matrix.T
-    relevant, best_irrelevant, rank1_relevant = [], [], 0
+    relevant: list[float] = []
+    best_irrelevant: list[float] = []
     for row, qid in enumerate(qids):
         rel = set(qrels[qid])
         mask = np.isin(ids, list(rel))
@@ -277,7 +238,6 @@ def calibrate(engine: Engine, embedder: Any, root: Path) -> dict[str, Any]:
             if doc_mask.any():
                 relevant.append(float(sims[row][doc_mask].max()))
         best_irrelevant.append(float(sims[row][~mask].max()))
-        rank1_relevant += bool(mask[int(sims[row].argmax())])
     off = np.array(embedder.embed(list(OFF_TOPIC)), dtype=np.float32) @ matrix.T
     off_best = off.max(axis=1)
 
@@ -306,6 +266,34 @@ def calibrate(engine: Engine, embedder: Any, root: Path) -> dict[str, Any]:
             for t in (0.15, 0.2, 0.25, 0.3, 0.35)
         },
         "default_min_score": DEFAULT_MIN_SCORE,
+    }
+
+
+def calibrate_samples(embedder: Any) -> dict[str, Any]:
+    """Best cosine over the bundled samples' chunks for answerable vs. unrelated questions."""
+    import numpy as np
+
+    texts = []
+    for name in SAMPLE_FILES:
+        body = (REPO_ROOT / "samples" / name).read_text()
+        page = CleanPage(page_no=1, method="text", raw_text=body, text=body, cleanup="skipped")
+        chunks = chunk_pages(
+            [page], token_counter=embedder.count_tokens, window=embedder.max_tokens
+        )
+        texts += [c.embed_text for c in chunks]
+    matrix = np.array(embedder.embed(texts), dtype=np.float32)
+
+    def best(questions: Sequence[str]) -> list[float]:
+        vectors = np.array(embedder.embed(list(questions)), dtype=np.float32)
+        return [round(float(x), 4) for x in sorted((vectors @ matrix.T).max(axis=1))]
+
+    answerable, unrelated = best(SAMPLE_QUESTIONS), best(OFF_TOPIC)
+    return {
+        "chunks": len(texts),
+        "answerable_best_cosine_sorted": answerable,
+        "unrelated_best_cosine_sorted": unrelated,
+        "answerable_kept_at_default": sum(x >= DEFAULT_MIN_SCORE for x in answerable),
+        "unrelated_rejected_at_default": sum(x < DEFAULT_MIN_SCORE for x in unrelated),
     }
 
 
@@ -352,6 +340,7 @@ def run(url: str, args: argparse.Namespace, log: Callable[[str], None] = print) 
     }
     if args.calibrate:
         payload["calibration"] = calibrate(engine, embedder, root)
+        payload["calibration"]["samples"] = calibrate_samples(embedder)
         log(f"calibration: {json.dumps(payload['calibration'], indent=2)}")
     payload["seconds"] = {k: round(v, 1) for k, v in clock.laps.items()}
     engine.dispose()

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 
-CALIBRATED_MIN_SCORES: dict[str, float] = {"all-minilm-l6-v2": 0.30}
+CALIBRATED_MIN_SCORES: dict[str, float] = {"all-minilm-l6-v2": 0.25}
 """Calibrated `min_score` per embedding model (keys: normalised model names)."""
 
 DEFAULT_MIN_SCORE = CALIBRATED_MIN_SCORES["all-minilm-l6-v2"]

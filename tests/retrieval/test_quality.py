@@ -60,7 +60,7 @@ QUERIES = {
 }
 
 
-THRESHOLD_QUESTION = "Which ticket was about the printer on the third floor of the building?"
+THRESHOLD_QUESTION = "printer ticket team dashboard"
 OFF_TOPIC = (
     "Who won the football world cup final?",
     "What is a good recipe for sourdough bread?",
@@ -148,17 +148,19 @@ def test_threshold_drops_exactly_the_weak_hits_before_the_top_k_cut(
     knowledge_base: dict[uuid.UUID, str],
     mode: str,
 ) -> None:
-    question = THRESHOLD_QUESTION
-    arguments = {
-        "tenant": "acme",
-        "query_text": question,
-        "query_vector": embed([question])[0],
-        "mode": mode,
-    }
-    everything = search(db_session, **arguments, top_k=50, min_score=-1.0)  # type: ignore[arg-type]
-    strong = [h.chunk_id for h in everything if h.score >= DEFAULT_MIN_SCORE]
-    assert 3 <= len(strong) < len(everything), "the fixture must have strong and weak hits"
-    kept = search(db_session, **arguments, top_k=3, min_score=DEFAULT_MIN_SCORE)  # type: ignore[arg-type]
-    assert [h.chunk_id for h in kept] == strong[:3]
-    assert all(h.score >= DEFAULT_MIN_SCORE for h in kept)
-    assert {knowledge_base[h.document_id] for h in kept} == {"t58213", "t58231", "t85213"}
+    # The dashboard document shares two words with the question (top of the text list) but
+    # means something else (cosine ≈ 0.4); two tickets are strong (≈ 0.5-0.6).
+    question, threshold = THRESHOLD_QUESTION, 0.45
+    arguments = {"tenant": "acme", "query_text": question, "query_vector": embed([question])[0]}
+    everything = search(db_session, **arguments, mode=mode, top_k=50, min_score=-1.0)  # type: ignore[arg-type]
+    strong = [h.chunk_id for h in everything if h.score >= threshold]
+    assert len(strong) == 2 and len(everything) > 2
+    if mode != "vector":  # a weak hit ranks among the first two: cutting first would lose one
+        assert any(h.score < threshold for h in everything[:2])
+    kept = search(db_session, **arguments, mode=mode, top_k=2, min_score=threshold)  # type: ignore[arg-type]
+    assert [h.chunk_id for h in kept] == strong
+    assert {knowledge_base[h.document_id] for h in kept} == {"t58213", "t58231"}
+    default = search(db_session, **arguments, mode=mode, top_k=50)  # type: ignore[arg-type]
+    assert [h.chunk_id for h in default] == [
+        h.chunk_id for h in everything if h.score >= DEFAULT_MIN_SCORE
+    ]
