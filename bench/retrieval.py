@@ -76,6 +76,7 @@ def ingest(
     corpus: dict[str, dict[str, str]],
     fingerprint: str,
     clock: Stopwatch,
+    log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Chunk, embed and store the corpus unless the database already holds this fingerprint."""
     with Session(engine) as session:
@@ -96,6 +97,7 @@ def ingest(
             for doc_id, page in pages.items()
         }
     texts = [c.embed_text for doc_chunks in chunks.values() for c in doc_chunks]
+    log(f"chunked into {len(texts)} chunks in {clock.laps['chunk']:.0f}s; embedding them ...")
     with clock.lap("embed"):
         vectors = embedder.embed(texts)
     with clock.lap("store"), Session(engine) as session:
@@ -128,6 +130,8 @@ def ingest(
         "cached": False,
         "documents": len(corpus),
         "chunks": len(texts),
+        "chunk_seconds": round(clock.laps["chunk"], 2),
+        "store_seconds": round(clock.laps["store"], 2),
         "content_tokens": tokens,
         "embed_seconds": round(clock.laps["embed"], 2),
         "embed_chunks_per_second": round(len(texts) / clock.laps["embed"], 1),
@@ -315,7 +319,8 @@ def run(url: str, args: argparse.Namespace, log: Callable[[str], None] = print) 
         embedder = load_embedder()
     engine = create_engine(url)
     log(f"corpus: {len(corpus)} documents; test queries: {len(queries)}")
-    ingest_stats = ingest(engine, embedder, corpus, fingerprint_for(root, embedder), clock)
+    fingerprint = fingerprint_for(root, embedder)
+    ingest_stats = ingest(engine, embedder, corpus, fingerprint, clock, log)
     log(f"ingest: {ingest_stats}")
     sample = [page_for(doc).text for doc in list(corpus.values())[:256]]
     throughput = measure_throughput(embedder, sample)

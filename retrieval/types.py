@@ -82,10 +82,10 @@ class Hit:
 
     `score` is the calibrated relevance score in every mode: the cosine similarity between the
     query vector and the chunk embedding (equal to `vector_score`); `min_score` applies to it.
-    The ordering key differs by mode: cosine (vector), `text_score` (text), or `fused_score`,
-    the reciprocal-rank-fusion value (hybrid). `vector_rank`/`text_rank` are the 1-based
-    positions in each ranked list (None when the chunk was not in that list); `rank` is the
-    1-based position in the result.
+    Results are ordered by `fused_score`: the cosine (vector), the BM25-style `text_score`
+    (text) or the reciprocal-rank-fusion value (hybrid), ties broken by cosine.
+    `vector_rank`/`text_rank` are the 1-based positions in each ranked list (None when the
+    chunk was not in that list); `rank` is the 1-based position in the result.
     """
 
     chunk_id: int
