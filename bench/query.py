@@ -761,6 +761,8 @@ def summarise_streams(streams: list[Stream], direct: list[Stream], server_lags: 
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    if args.omp_passive:  # before torch loads, here and in the server child (inherited)
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     print(f"bench.query: parts {' '.join(args.parts)}; {load_line()}", flush=True)
     results: dict[str, Any] = {"config": {k: v for k, v in vars(args).items()
                                           if k not in ("command",)},
@@ -821,6 +823,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tokens", type=int, default=60, help="tokens per streamed answer")
     parser.add_argument("--stream-provider", choices=("scripted", "fake"), default="scripted",
                         help="the model behind the concurrent streams (see streams_part)")
+    parser.add_argument("--omp-passive", action="store_true",
+                        help="OMP_WAIT_POLICY=PASSIVE for torch (proposed; default as shipped)")
     parser.add_argument("--deadline", type=float, default=300.0,
                         help="seconds the concurrent streams may take in all")
     args = parser.parse_args(argv)
