@@ -42,170 +42,46 @@ if __package__ in (None, ""):  # run as a file: import the project, not this dir
 
 import argparse
 import asyncio
-import hashlib
-import json
 import os
-import random
 import signal
 import subprocess
 import tempfile
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from bench._support import code_versions, load_line, machine_load, percentile
-from bench.common import REPO_ROOT, bench_database, format_table, shared_data_dir, write_results
+from bench._support import (
+    CENTROIDS,
+    RARE_COLLECTION,
+    TENANT,
+    Corpus,
+    Stream,
+    ask_stream,
+    code_versions,
+    direct_streams,
+    ensure_corpus,
+    lag_summary,
+    load_line,
+    machine_load,
+    make_corpus,
+    percentile,
+    questions,
+    raw_provider_ttft,
+    start_child,
+    stop_child,
+)
+from bench.common import bench_database, format_table, write_results
 
 DATABASE = "lectern_bench_query"
-TENANT = "default"  # the tenant of requests while no API key exists: the app searches it
-DIM = 384
-CENTROIDS = 500
-SPREAD = 1.0  # noise norm relative to the centroid: cosine(chunk, centroid) ≈ 1/√2
-CHUNKS_PER_DOC = 100
-RARE_COLLECTION = "rare"
 CODE_UNDER_TEST = ("retrieval/search.py", "retrieval/filters.py", "retrieval/context.py",
                    "pipelines/answer.py", "pipelines/llm/router.py", "app/routes/ask.py",
                    "app/sse.py", "app/deps.py", "app/auth.py", "ingest/embedding.py")
-STALL_S = 0.05
 TICK_S = 0.01
-
-
-# =========================================================================== the corpus
-
-
-@dataclass(frozen=True)
-class Corpus:
-    """The cached corpus's shape: size, seed, and the topic centroids queries are drawn from."""
-
-    chunks: int
-    seed: int
-    centroids: np.ndarray[Any, np.dtype[np.float32]]
-
-    @property
-    def fingerprint(self) -> str:
-        return hashlib.sha256(f"v1:{self.chunks}:{self.seed}:{CENTROIDS}:{SPREAD}".encode()
-                              ).hexdigest()[:16]
-
-    def vectors(self, rng: np.random.Generator, topics: np.ndarray[Any, Any]
-                ) -> np.ndarray[Any, np.dtype[np.float32]]:
-        """Unit vectors around the given topics' centroids."""
-        noise = rng.standard_normal((len(topics), DIM)).astype(np.float32)
-        noise *= SPREAD / np.sqrt(DIM)
-        raw = self.centroids[topics] + noise
-        out: np.ndarray[Any, np.dtype[np.float32]] = raw / np.linalg.norm(raw, axis=1,
-                                                                          keepdims=True)
-        return out
-
-
-def make_corpus(chunks: int, seed: int) -> Corpus:
-    rng = np.random.default_rng(seed)
-    centroids = rng.standard_normal((CENTROIDS, DIM)).astype(np.float32)
-    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
-    return Corpus(chunks, seed, centroids)
-
-
-def scifact_sentences() -> list[str]:
-    """Sentences of the SciFact abstracts (falls back to generated text without the data)."""
-    path = shared_data_dir() / "beir-scifact" / "corpus.jsonl"
-    if not path.exists():
-        words = ["cell", "protein", "gene", "risk", "patients", "study", "effect", "level",
-                 "increase", "blood"]
-        rng = random.Random(1)
-        return [" ".join(rng.choices(words, k=20)) + "." for _ in range(20_000)]
-    sentences: list[str] = []
-    with path.open() as lines:
-        for line in lines:
-            row = json.loads(line)
-            sentences += [s.strip() + "." for s in row["text"].split(". ") if len(s) > 20]
-    return sentences
-
-
-def questions() -> list[str]:
-    """SciFact claims as questions (real wording for the text index and the embedder)."""
-    path = shared_data_dir() / "beir-scifact" / "queries.jsonl"
-    if not path.exists():
-        return [f"What is known about protein {n} in blood cells?" for n in range(2000)]
-    with path.open() as lines:
-        return [json.loads(line)["text"] for line in lines]
-
-
-def ensure_corpus(engine: Engine, corpus: Corpus, *, rebuild: bool = False) -> bool:
-    """Load the corpus unless the database already holds this exact one; True if (re)built."""
-    with engine.connect() as conn:
-        have = conn.execute(text(
-            "SELECT count(*) FROM documents WHERE tenant_id = :t AND metadata->>'bench' = :f"
-        ), {"t": TENANT, "f": corpus.fingerprint}).scalar_one()
-    if have == corpus.chunks // CHUNKS_PER_DOC and not rebuild:
-        return False
-    started = time.perf_counter()
-    print(f"  building a {corpus.chunks:,}-chunk corpus (cached for the next runs) ...",
-          flush=True)
-    _load(engine, corpus)
-    print(f"  corpus built in {time.perf_counter() - started:.0f}s", flush=True)
-    return True
-
-
-def _load(engine: Engine, corpus: Corpus) -> None:
-    from pgvector.psycopg import register_vector
-
-    sentences = scifact_sentences()
-    rng = np.random.default_rng(corpus.seed + 1)
-    docs = corpus.chunks // CHUNKS_PER_DOC
-    rare_docs = max(1, docs // 100)
-    raw = engine.raw_connection()
-    try:
-        conn: Any = raw.driver_connection
-        register_vector(conn)
-        cur = conn.cursor()
-        cur.execute("SET maintenance_work_mem = '512MB'")
-        cur.execute("DELETE FROM documents WHERE tenant_id = %s", (TENANT,))
-        index_defs = [row[0] for row in cur.execute(
-            "SELECT indexdef FROM pg_indexes WHERE tablename = 'chunks' AND indexname IN "
-            "('ix_chunks_embedding_hnsw', 'ix_chunks_tsv')").fetchall()]
-        cur.execute("DROP INDEX IF EXISTS ix_chunks_embedding_hnsw")
-        cur.execute("DROP INDEX IF EXISTS ix_chunks_tsv")
-        doc_ids = [uuid.uuid4() for _ in range(docs)]
-        with cur.copy("COPY documents (id, tenant_id, collection, filename, kind, content_type, "
-                      "sha256, size_bytes, metadata, status, page_count, chunk_count) "
-                      "FROM STDIN") as copy:
-            for n, doc_id in enumerate(doc_ids):
-                collection = RARE_COLLECTION if n < rare_docs else "main"
-                meta = json.dumps({"bench": corpus.fingerprint, "n": n})
-                copy.write_row((doc_id, TENANT, collection, f"doc-{n:05d}.pdf", "pdf",
-                                "application/pdf", hashlib.sha256(doc_id.bytes).hexdigest(),
-                                1000, meta, "ready", 10, CHUNKS_PER_DOC))
-        columns = ("document_id, tenant_id, collection, ordinal, text, section, section_path, "
-                   "page_start, page_end, char_start, char_end, token_count, content_hash, "
-                   "embedding")
-        with cur.copy(f"COPY chunks ({columns}) FROM STDIN WITH (FORMAT BINARY)") as copy:
-            copy.set_types(["uuid", "text", "text", "int4", "text", "text", "text[]", "int4",
-                            "int4", "int4", "int4", "int4", "text", "vector"])
-            for n, doc_id in enumerate(doc_ids):
-                collection = RARE_COLLECTION if n < rare_docs else "main"
-                topics = rng.integers(0, CENTROIDS, size=CHUNKS_PER_DOC)
-                vectors = corpus.vectors(rng, topics)
-                for i in range(CHUNKS_PER_DOC):
-                    start = (n * CHUNKS_PER_DOC + i) * 3 % (len(sentences) - 4)
-                    body = " ".join(sentences[start : start + 3])
-                    section = f"Section {i // 10 + 1}"
-                    copy.write_row((doc_id, TENANT, collection, i, body, section, [section],
-                                    i // 10 + 1, i // 10 + 1, 0, len(body), len(body) // 4,
-                                    hashlib.sha256(body.encode()).hexdigest(), vectors[i]))
-        conn.commit()
-        print("  rows loaded; building the HNSW and GIN indexes ...", flush=True)
-        for definition in index_defs:
-            cur.execute(definition)
-        cur.execute("ANALYZE documents")
-        cur.execute("ANALYZE chunks")
-        conn.commit()
-    finally:
-        raw.close()
 
 
 # =========================================================================== 1. search
@@ -276,35 +152,8 @@ def search_latency(engine: Engine, corpus: Corpus, n_queries: int) -> dict[str, 
 
 
 def _free_port_file(tmp: Path, name: str) -> Path:
-    return tmp / f"{name}.port"
-
-
-def start_child(args: list[str], port_file: Path, timeout: float = 300.0
-                ) -> tuple[subprocess.Popen[bytes], int]:
-    """Start `python -m bench.query <args>` and wait for it to write its port."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "PYTHONUNBUFFERED": "1"}
-    child = subprocess.Popen([sys.executable, "-m", "bench.query", *args], cwd=REPO_ROOT, env=env)
-    deadline = time.monotonic() + timeout
-    while not port_file.exists() or not port_file.read_text().strip():
-        if child.poll() is not None:
-            raise RuntimeError(f"child {args[0]} exited with {child.returncode}")
-        if time.monotonic() > deadline:
-            stop_child(child)
-            raise RuntimeError(f"child {args[0]} did not start within {timeout:.0f}s")
-        time.sleep(0.1)
-    return child, int(port_file.read_text())
-
-
-def stop_child(child: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL after 30 s (this benchmark's own child only)."""
-    if child.poll() is None:
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(30)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait(10)
+    """A fresh file for a child to write its port into (never one an earlier child wrote)."""
+    return tmp / f"{name}-{uuid.uuid4().hex[:8]}.port"
 
 
 def serve_scripted(port_file: Path, tokens: int, delay: float) -> None:
@@ -402,76 +251,6 @@ def serve_lectern(port_file: Path, database_url: str, provider: str, openai_url:
 # =========================================================================== 2. ttft
 
 
-@dataclass
-class Stream:
-    """One `/v1/ask` SSE stream as the client saw it."""
-
-    status: int = 0
-    ttft: float | None = None
-    duration: float = 0.0
-    tokens: int = 0
-    events: int = 0
-    done: bool = False
-    error: str | None = None
-    server_ttft_ms: int | None = None
-    retrieval_ms: int | None = None
-
-
-async def ask_stream(client: Any, question: str, top_k: int) -> Stream:
-    """POST /v1/ask as SSE and read it to the end."""
-    from httpx_sse import aconnect_sse
-
-    out = Stream()
-    started = time.perf_counter()
-    body = {"question": question, "min_score": -1.0, "top_k": top_k, "mode": "hybrid"}
-    try:
-        async with aconnect_sse(client, "POST", "/v1/ask", json=body,
-                                headers={"Accept": "text/event-stream"}) as source:
-            out.status = source.response.status_code
-            if out.status != 200:
-                await source.response.aread()
-                out.error = f"HTTP {out.status}: {source.response.text[:200]}"
-                return out
-            async for sse in source.aiter_sse():
-                out.events += 1
-                if sse.event == "token":
-                    out.tokens += 1
-                    if out.ttft is None:
-                        out.ttft = time.perf_counter() - started
-                elif sse.event == "usage":
-                    usage = json.loads(sse.data)
-                    out.server_ttft_ms = usage.get("ttft_ms")
-                    out.retrieval_ms = usage.get("retrieval_ms")
-                elif sse.event == "done":
-                    out.done = True
-                elif sse.event == "error":
-                    out.error = f"error event: {sse.data[:200]}"
-    except Exception as exc:
-        out.error = f"{type(exc).__name__}: {exc}"
-    out.duration = time.perf_counter() - started
-    if out.error is None and not out.done:
-        out.error = "stream ended without done"
-    return out
-
-
-async def raw_provider_ttft(samples: int, tokens: int) -> list[float]:
-    """The zero-latency FakeProvider's own time to first token, called directly."""
-    from pipelines.llm.providers.fake import FakeProvider
-    from pipelines.llm.types import ChatRequest, Message
-
-    reply = " ".join(f"word{n % 97}" for n in range(tokens))
-    provider = FakeProvider("bench", default_reply=reply)
-    request = ChatRequest(messages=(Message("user", "question"),), model="bench-model")
-    out = []
-    for _ in range(samples):
-        started = time.perf_counter()
-        stream = provider.stream(request)
-        await anext(stream)
-        out.append(time.perf_counter() - started)
-        await stream.aclose()  # type: ignore[attr-defined]  # an async generator in fact
-    return out
-
-
 def ttft_part(engine: Engine, url: str, tmp: Path, samples: int, tokens: int) -> dict[str, Any]:
     """Time to first token through the app with a zero-latency provider vs the raw provider."""
     import httpx
@@ -551,45 +330,6 @@ def ttft_part(engine: Engine, url: str, tmp: Path, samples: int, tokens: int) ->
 
 
 # =========================================================================== 3. streams
-
-
-def lag_summary(lags: Sequence[float]) -> dict[str, Any]:
-    stalls = [x for x in lags if x > STALL_S]
-    return {"ticks": len(lags), "p50_ms": round(percentile(lags, 50) * 1000, 2),
-            "p99_ms": round(percentile(lags, 99) * 1000, 2),
-            "max_ms": round(max(lags, default=0.0) * 1000, 1),
-            "stalls_over_50ms": len(stalls), "stalled_s": round(sum(stalls), 2),
-            "over_100ms": sum(x > 0.1 for x in lags), "over_250ms": sum(x > 0.25 for x in lags)}
-
-
-async def direct_streams(base_url: str, n: int) -> list[Stream]:
-    """The baseline: `n` concurrent streams straight from the scripted server (openai SDK)."""
-    import openai
-
-    client = openai.AsyncOpenAI(base_url=base_url, api_key="k", max_retries=0, timeout=120.0)
-
-    async def one(i: int) -> Stream:
-        out = Stream()
-        started = time.perf_counter()
-        try:
-            stream = await client.chat.completions.create(
-                model="bench-model", stream=True,
-                messages=[{"role": "user", "content": f"question {i}"}])
-            async for chunk in stream:
-                if chunk.choices and chunk.choices[0].delta.content:
-                    out.tokens += 1
-                    if out.ttft is None:
-                        out.ttft = time.perf_counter() - started
-            out.done = True
-        except Exception as exc:
-            out.error = f"{type(exc).__name__}: {exc}"
-        out.duration = time.perf_counter() - started
-        return out
-
-    try:
-        return list(await asyncio.gather(*(one(i) for i in range(n))))
-    finally:
-        await client.close()
 
 
 async def direct_fake_streams(n: int, tokens: int) -> list[Stream]:
