@@ -4,6 +4,9 @@ Every stage of `ingest` (sniffing, text layer, OCR, chunking, embedding, ...) ra
 `IngestError`, so callers can turn any of them into the API error body
 `{"error": {"code": ..., "message": ..., "details": {...}}}` without knowing the stage.
 Errors survive pickling (they cross the OCR process pool), details included.
+
+`StructuredError` holds those mechanics once for every package: `retrieval` and `pipelines` base
+their own errors on it too (`pipelines.llm`, which imports nothing of the project, keeps its own).
 """
 
 from __future__ import annotations
@@ -11,15 +14,21 @@ from __future__ import annotations
 from typing import Any
 
 
-def _rebuild(cls: type[IngestError], message: str, details: dict[str, Any]) -> IngestError:
-    """Recreate an error on the far side of a process boundary (see `IngestError.__reduce__`)."""
+def _rebuild(cls: type[StructuredError], message: str, details: dict[str, Any]) -> StructuredError:
+    """Recreate an error on the far side of a process boundary (see `__reduce__` below)."""
     return cls(message, **details)
 
 
-class IngestError(Exception):
-    """Base of every error raised by `ingest`; `details` holds JSON-friendly structured fields."""
+class StructuredError(Exception):
+    """What every package's error base shares: a message, JSON-friendly structured `details`, a
+    machine-readable `code`, the outward `http_status`, and pickling that keeps the details.
 
-    code: str = "ingest_error"
+    Not raised itself: each package subclasses it once (`IngestError`, `RetrievalError`,
+    `PipelineError`) and raises subclasses of that base. It lives here because `ingest` is the
+    package every other one may import.
+    """
+
+    code: str = "error"
     http_status: int = 500
 
     def __init__(self, message: str, **details: Any) -> None:
@@ -33,6 +42,13 @@ class IngestError(Exception):
     def to_dict(self) -> dict[str, Any]:
         """The body of an API error response for this error."""
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class IngestError(StructuredError):
+    """Base of every error raised by `ingest`; `details` holds JSON-friendly structured fields."""
+
+    code = "ingest_error"
+    http_status = 500
 
 
 class EmptyFile(IngestError):

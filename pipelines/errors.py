@@ -7,23 +7,14 @@ raised it. Not-found errors are 404 for rows of another tenant too: existence is
 
 from __future__ import annotations
 
-from typing import Any
+from ingest.errors import StructuredError
 
 
-class PipelineError(Exception):
+class PipelineError(StructuredError):
     """Base of every error raised by `pipelines`; `details` holds JSON-friendly fields."""
 
-    code: str = "pipeline_error"
-    http_status: int = 500
-
-    def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details: dict[str, Any] = details
-
-    def to_dict(self) -> dict[str, Any]:
-        """The body of an API error response for this error."""
-        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+    code = "pipeline_error"
+    http_status = 500
 
 
 class DocumentNotFound(PipelineError):

@@ -8,31 +8,14 @@ Database errors are not translated: they are bugs or outages, not caller mistake
 
 from __future__ import annotations
 
-from typing import Any
+from ingest.errors import StructuredError
 
 
-def _rebuild(cls: type[RetrievalError], message: str, details: dict[str, Any]) -> RetrievalError:
-    """Recreate an error on the far side of a process boundary (see `RetrievalError.__reduce__`)."""
-    return cls(message, **details)
-
-
-class RetrievalError(Exception):
+class RetrievalError(StructuredError):
     """Base of every error raised by `retrieval`; `details` holds JSON-friendly fields."""
 
-    code: str = "retrieval_error"
-    http_status: int = 500
-
-    def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details: dict[str, Any] = details
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), self.message, self.details))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The body of an API error response for this error."""
-        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+    code = "retrieval_error"
+    http_status = 500
 
 
 class InvalidQuery(RetrievalError):
