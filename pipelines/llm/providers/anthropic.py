@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from pipelines.llm.errors import ConfigError, ProviderError
-from pipelines.llm.providers import is_retryable_status, retry_after_seconds
+from pipelines.llm.providers import MALFORMED_REPLY, malformed_error, sdk_error
 from pipelines.llm.types import (
     Capabilities,
     ChatRequest,
@@ -25,7 +25,6 @@ from pipelines.llm.types import (
 )
 
 INSTALL_HINT = "pip install 'lectern[anthropic]'"
-_MALFORMED = (ValueError, TypeError, AttributeError, KeyError, IndexError)
 
 
 def _sdk() -> Any:
@@ -111,7 +110,7 @@ class AnthropicProvider:
             usage = Usage(message.usage.input_tokens, message.usage.output_tokens)
         except self._sdk.AnthropicError as exc:
             raise self._error(exc, request, started=False) from exc
-        except _MALFORMED as exc:
+        except MALFORMED_REPLY as exc:
             raise self._malformed(exc, request, started=False) from exc
         text = tools[0] if tools and request.json_schema is not None else "".join(texts)
         return Completion(text, usage, message.stop_reason)
@@ -139,37 +138,14 @@ class AnthropicProvider:
                             yield TextDelta(piece)
         except self._sdk.AnthropicError as exc:
             raise self._error(exc, request, started=started) from exc
-        except _MALFORMED as exc:
+        except MALFORMED_REPLY as exc:
             raise self._malformed(exc, request, started=started) from exc
         yield StreamEnd(Usage(input_tokens, output_tokens), finish)
 
     def _error(self, exc: Exception, request: ChatRequest, *, started: bool) -> ProviderError:
-        """Translate an SDK exception (429, 5xx incl. 529 overloaded, timeouts: retryable)."""
-        sdk = self._sdk
-        status: int | None = None
-        retry_after: float | None = None
-        if isinstance(exc, sdk.APITimeoutError):
-            kind, retryable = "timeout", True
-        elif isinstance(exc, sdk.APIConnectionError):
-            kind, retryable = "connection", True
-        elif isinstance(exc, sdk.APIStatusError):
-            status = exc.status_code
-            kind, retryable = "status", is_retryable_status(status)
-            retry_after = retry_after_seconds(exc.response.headers)
-        elif isinstance(exc, sdk.APIResponseValidationError):
-            kind, retryable = "malformed", True
-        elif isinstance(exc, sdk.APIError):
-            kind, retryable = "stream_error", True
-        else:
-            kind, retryable = "client", False
-        return ProviderError(
-            f"{self.name}: {kind} error from model {request.model!r}: {exc}",
-            provider=self.name, model=request.model, status=status, retryable=retryable,
-            before_first_token=not started, kind=kind, retry_after_s=retry_after)
+        """Translate an SDK exception (see `sdk_error`)."""
+        return sdk_error(self._sdk, exc, provider=self.name, model=request.model, started=started)
 
     def _malformed(self, exc: Exception, request: ChatRequest, *, started: bool
                    ) -> ProviderError:
-        return ProviderError(
-            f"{self.name}: malformed reply from model {request.model!r}: {exc}",
-            provider=self.name, model=request.model, retryable=True,
-            before_first_token=not started, kind="malformed")
+        return malformed_error(exc, provider=self.name, model=request.model, started=started)

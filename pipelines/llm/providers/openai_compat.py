@@ -17,7 +17,12 @@ from typing import Any, Literal
 import openai
 
 from pipelines.llm.errors import ConfigError, ProviderError
-from pipelines.llm.providers import is_retryable_status, retry_after_seconds, with_schema_in_system
+from pipelines.llm.providers import (
+    MALFORMED_REPLY,
+    malformed_error,
+    sdk_error,
+    with_schema_in_system,
+)
 from pipelines.llm.tokens import count_messages, count_tokens
 from pipelines.llm.types import (
     Capabilities,
@@ -32,8 +37,6 @@ from pipelines.llm.types import (
 
 StructuredMode = Literal["json_schema", "json_object", "tools", "none"]
 OPENAI_BASE_URL = "https://api.openai.com/v1"
-# What a reply that is not the protocol's shape raises while the SDK or we read it.
-_MALFORMED = (ValueError, TypeError, AttributeError, KeyError, IndexError)
 
 
 class OpenAICompatProvider:
@@ -104,7 +107,7 @@ class OpenAICompatProvider:
             response = await self._client.chat.completions.create(**params)
         except openai.OpenAIError as exc:
             raise self._error(exc, request, started=False) from exc
-        except _MALFORMED as exc:
+        except MALFORMED_REPLY as exc:
             raise self._malformed(exc, request, started=False) from exc
         try:
             choice = response.choices[0]
@@ -113,7 +116,7 @@ class OpenAICompatProvider:
             text = tool_args[0] if tool_args else (choice.message.content or "")
             finish = choice.finish_reason
             usage = response.usage
-        except _MALFORMED as exc:
+        except MALFORMED_REPLY as exc:
             raise self._malformed(exc, request, started=False) from exc
         if usage is not None:
             return Completion(text, Usage(usage.prompt_tokens, usage.completion_tokens), finish)
@@ -143,7 +146,7 @@ class OpenAICompatProvider:
                             yield TextDelta(piece)
         except openai.OpenAIError as exc:
             raise self._error(exc, request, started=started) from exc
-        except _MALFORMED as exc:
+        except MALFORMED_REPLY as exc:
             raise self._malformed(exc, request, started=started) from exc
         if usage is None:
             usage = await self._estimate(params, "".join(parts), request.model)
@@ -185,34 +188,15 @@ class OpenAICompatProvider:
 
     def _error(self, exc: openai.OpenAIError, request: ChatRequest, *, started: bool
                ) -> ProviderError:
-        """Translate an SDK exception: 429/5xx/timeouts/connection errors are retryable."""
+        """Translate an SDK exception (see `sdk_error`); a reply that fails the SDK's
+        validation is a malformed reply."""
         if isinstance(exc, openai.APIResponseValidationError):
             return self._malformed(exc, request, started=started)
-        status: int | None = None
-        retry_after: float | None = None
-        if isinstance(exc, openai.APITimeoutError):
-            kind, retryable = "timeout", True
-        elif isinstance(exc, openai.APIConnectionError):
-            kind, retryable = "connection", True
-        elif isinstance(exc, openai.APIStatusError):
-            status = exc.status_code
-            kind, retryable = "status", is_retryable_status(status)
-            retry_after = retry_after_seconds(exc.response.headers)
-        elif isinstance(exc, openai.APIError):  # an error event inside the stream
-            kind, retryable = "stream_error", True
-        else:
-            kind, retryable = "client", False
-        return ProviderError(
-            f"{self.name}: {kind} error from model {request.model!r}: {exc}",
-            provider=self.name, model=request.model, status=status, retryable=retryable,
-            before_first_token=not started, kind=kind, retry_after_s=retry_after)
+        return sdk_error(openai, exc, provider=self.name, model=request.model, started=started)
 
     def _malformed(self, exc: Exception, request: ChatRequest, *, started: bool
                    ) -> ProviderError:
-        return ProviderError(
-            f"{self.name}: malformed reply from model {request.model!r}: {exc}",
-            provider=self.name, model=request.model, retryable=True,
-            before_first_token=not started, kind="malformed")
+        return malformed_error(exc, provider=self.name, model=request.model, started=started)
 
 
 def _delta_text(delta: Any) -> str:
