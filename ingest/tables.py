@@ -140,3 +140,15 @@ class ChunkRow(Base):
         ),
         Index("ix_chunks_tsv", "tsv", postgresql_using="gin"),
     )
+
+
+class TermStat(Base):
+    """How many of a tenant's chunks contain a lexeme (its df, for idf-weighted full-text
+    ranking). Written only by the `chunks` triggers of migration 0003, in the chunks'
+    own transaction; rows may reach df 0 and stay."""
+
+    __tablename__ = "term_stats"
+
+    tenant_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    lexeme: Mapped[str] = mapped_column(Text, primary_key=True)
+    df: Mapped[int] = mapped_column(Integer)

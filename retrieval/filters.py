@@ -102,29 +102,33 @@ def _metadata(value: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
     return dict(value) if value else None
 
 
-def filter_clauses(
-    filters: SearchFilters,
-    *,
-    tenant_id: ColumnElement[str] | None = None,
-    collection: ColumnElement[str] | None = None,
-    document_id: ColumnElement[uuid.UUID] | None = None,
-) -> list[ColumnElement[bool]]:
-    """The WHERE predicates over `chunks` joined to `documents` that every ranked list applies.
-
-    The chunk-side columns default to `chunks`' own; pass a CTE's columns to filter rows that
-    were read from `chunks` earlier (the full-text list does).
-    """
+def filter_clauses(filters: SearchFilters) -> list[ColumnElement[bool]]:
+    """The WHERE predicates over `chunks` joined to `documents` that every ranked list applies
+    (collection and ids on the chunk's own columns, which its indexes cover)."""
     clauses: list[ColumnElement[bool]] = [
-        (ChunkRow.tenant_id if tenant_id is None else tenant_id) == filters.tenant,
+        ChunkRow.tenant_id == filters.tenant,
         Document.tenant_id == filters.tenant,
         Document.status == "ready",
     ]
     if filters.collection is not None:
-        column = ChunkRow.collection if collection is None else collection
-        clauses.append(column == filters.collection)
+        clauses.append(ChunkRow.collection == filters.collection)
     if filters.document_ids is not None:
-        column_id = ChunkRow.document_id if document_id is None else document_id
-        clauses.append(column_id.in_(filters.document_ids))
+        clauses.append(ChunkRow.document_id.in_(filters.document_ids))
+    if filters.metadata is not None:
+        clauses.append(Document.metadata_.contains(dict(filters.metadata)))
+    return clauses
+
+
+def document_clauses(filters: SearchFilters) -> list[ColumnElement[bool]]:
+    """The same filters on `documents` alone (a chunk's collection is its document's)."""
+    clauses: list[ColumnElement[bool]] = [
+        Document.tenant_id == filters.tenant,
+        Document.status == "ready",
+    ]
+    if filters.collection is not None:
+        clauses.append(Document.collection == filters.collection)
+    if filters.document_ids is not None:
+        clauses.append(Document.id.in_(filters.document_ids))
     if filters.metadata is not None:
         clauses.append(Document.metadata_.contains(dict(filters.metadata)))
     return clauses
