@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from ingest.tables import ChunkRow, Document, DocumentFile, Page
+from ingest.tables import Base, ChunkRow, Document, DocumentFile, Page
 from ingest.types import Chunk, CleanPage, Sniffed
 
 SECTION_JOINER = " > "
 """How a chunk's `section_path` is flattened into its `section` column (searched as text)."""
+
+RowT = TypeVar("RowT", bound=Base)
 
 
 def insert_document(
@@ -77,6 +79,25 @@ def get_document(
     return session.scalar(query)
 
 
+def list_newest(
+    session: Session,
+    table: type[RowT],
+    *,
+    tenant: str,
+    equal: Mapping[str, object | None],
+    limit: int,
+    offset: int,
+) -> list[RowT]:
+    """A page of the tenant's rows of `table` (one with `tenant_id`, `created_at` and `id`
+    columns), newest first, keeping those whose column named by each key of `equal` holds its
+    value; a None value filters nothing."""
+    wanted = {column: value for column, value in equal.items() if value is not None}
+    columns = table.__table__.c
+    query = select(table).filter_by(tenant_id=tenant, **wanted)
+    query = query.order_by(columns.created_at.desc(), columns.id).limit(limit).offset(offset)
+    return list(session.scalars(query))
+
+
 def list_documents(
     session: Session,
     *,
@@ -87,13 +108,9 @@ def list_documents(
     offset: int = 0,
 ) -> list[Document]:
     """The tenant's documents, newest first, optionally by collection and status."""
-    query = select(Document).where(Document.tenant_id == tenant)
-    if collection is not None:
-        query = query.where(Document.collection == collection)
-    if status is not None:
-        query = query.where(Document.status == status)
-    query = query.order_by(Document.created_at.desc(), Document.id).limit(limit).offset(offset)
-    return list(session.scalars(query))
+    return list_newest(session, Document, tenant=tenant,
+                       equal={"collection": collection, "status": status},
+                       limit=limit, offset=offset)
 
 
 def load_file(session: Session, *, tenant: str, document_id: uuid.UUID) -> bytes | None:

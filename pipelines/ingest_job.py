@@ -208,13 +208,9 @@ def list_jobs(
     offset: int = 0,
 ) -> list[Job]:
     """The tenant's jobs, newest first, optionally of one document or status."""
-    query = select(Job).where(Job.tenant_id == tenant)
-    if document_id is not None:
-        query = query.where(Job.document_id == document_id)
-    if status is not None:
-        query = query.where(Job.status == status)
-    query = query.order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset)
-    return list(session.scalars(query))
+    return store.list_newest(session, Job, tenant=tenant,
+                             equal={"document_id": document_id, "status": status},
+                             limit=limit, offset=offset)
 
 
 def wait_for_job(
