@@ -144,19 +144,9 @@ def get_document(session: Session, *, tenant: str, document_id: uuid.UUID) -> Do
     return document
 
 
-def list_documents(
-    session: Session,
-    *,
-    tenant: str,
-    collection: str | None = None,
-    status: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> list[Document]:
-    """The tenant's documents, newest first, optionally of one collection or status."""
-    return store.list_documents(
-        session, tenant=tenant, collection=collection, status=status, limit=limit, offset=offset
-    )
+list_documents = store.list_documents
+"""The tenant's documents, newest first, optionally of one collection or status (the store's
+listing as is: it already filters on the tenant and needs no not-found check)."""
 
 
 def list_chunks(
