@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from retrieval.errors import InvalidBudget
 from retrieval.types import Context, Hit, Source
@@ -165,18 +165,7 @@ def _truncate(source: Source, budget: int, count_tokens: Callable[[str], int]) -
 
 
 def _with_text(source: Source, text: str) -> Source:
-    return Source(
-        n=source.n,
-        document_id=source.document_id,
-        filename=source.filename,
-        page_start=source.page_start,
-        page_end=source.page_end,
-        section=source.section,
-        score=source.score,
-        text=text,
-        chunk_ids=source.chunk_ids,
-        truncated=True,
-    )
+    return replace(source, text=text, truncated=True)
 
 
 def cited_sources(answer: str, sources: Sequence[Source]) -> list[Source]:
