@@ -40,18 +40,25 @@ def released_tenant(request: Request, session: SessionDep) -> str:
 
 ReleasedTenantDep = Annotated[str, Depends(released_tenant)]
 
+# The request fields `/v1/ask` and `/v1/search` share, with the same limits.
+QueryText = Annotated[str, Field(min_length=1, max_length=4000)]
+MinScore = Annotated[float | None, Field(ge=-1.0, le=1.0)]
+SearchMode = Literal["hybrid", "vector", "text"]
+CollectionName = Annotated[str | None, Field(min_length=1, max_length=200)]
+DocumentIds = Annotated[list[uuid.UUID] | None, Field(min_length=1, max_length=1000)]
+
 
 class AskBody(BaseModel):
     """The question and where to look; `min_score` omitted means the calibrated default."""
 
     model_config = ConfigDict(extra="forbid")
 
-    question: Annotated[str, Field(min_length=1, max_length=4000)]
+    question: QueryText
     top_k: Annotated[int, Field(ge=1, le=50)] = answering.DEFAULT_TOP_K
-    min_score: Annotated[float | None, Field(ge=-1.0, le=1.0)] = None
-    mode: Literal["hybrid", "vector", "text"] = "hybrid"
-    collection: Annotated[str | None, Field(min_length=1, max_length=200)] = None
-    document_ids: Annotated[list[uuid.UUID] | None, Field(min_length=1, max_length=1000)] = None
+    min_score: MinScore = None
+    mode: SearchMode = "hybrid"
+    collection: CollectionName = None
+    document_ids: DocumentIds = None
     metadata: dict[str, Any] | None = None
     stream: bool = True
 

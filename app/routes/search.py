@@ -8,13 +8,20 @@ filters), shaped as hits with their scores, ranks, pages and sections.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.deps import ContainerDep, SessionDep
-from app.routes.ask import ReleasedTenantDep
+from app.routes.ask import (
+    CollectionName,
+    DocumentIds,
+    MinScore,
+    QueryText,
+    ReleasedTenantDep,
+    SearchMode,
+)
 from pipelines import answer as answering
 from retrieval.types import Hit
 
@@ -26,12 +33,12 @@ class SearchBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    query: Annotated[str, Field(min_length=1, max_length=4000)]
+    query: QueryText
     top_k: Annotated[int, Field(ge=1, le=100)] = answering.DEFAULT_TOP_K
-    min_score: Annotated[float | None, Field(ge=-1.0, le=1.0)] = None
-    mode: Literal["hybrid", "vector", "text"] = "hybrid"
-    collection: Annotated[str | None, Field(min_length=1, max_length=200)] = None
-    document_ids: Annotated[list[uuid.UUID] | None, Field(min_length=1, max_length=1000)] = None
+    min_score: MinScore = None
+    mode: SearchMode = "hybrid"
+    collection: CollectionName = None
+    document_ids: DocumentIds = None
     metadata: dict[str, Any] | None = None
 
 
