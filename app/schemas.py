@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.tables import ChunkRow, Document, Page
 from pipelines.tables import Job
@@ -106,6 +106,8 @@ class SubmissionOut(BaseModel):
 class ChunkOut(BaseModel):
     """One section-aware chunk with where it came from in the document."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     ordinal: int
     text: str
@@ -119,23 +121,14 @@ class ChunkOut(BaseModel):
 
     @classmethod
     def of(cls, row: ChunkRow) -> ChunkOut:
-        """Build from a `ChunkRow`."""
-        return cls(
-            id=row.id,
-            ordinal=row.ordinal,
-            text=row.text,
-            section=row.section,
-            section_path=list(row.section_path or []),
-            page_start=row.page_start,
-            page_end=row.page_end,
-            char_start=row.char_start,
-            char_end=row.char_end,
-            token_count=row.token_count,
-        )
+        """Build from a `ChunkRow`, reading the attributes of the same names."""
+        return cls.model_validate(row)
 
 
 class PageOut(BaseModel):
     """One page's text, how it was read, and whether the LLM cleanup pass was applied."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     page_no: int
     method: str
@@ -147,16 +140,8 @@ class PageOut(BaseModel):
 
     @classmethod
     def of(cls, row: Page) -> PageOut:
-        """Build from a `Page` row."""
-        return cls(
-            page_no=row.page_no,
-            method=row.method,
-            text=row.text,
-            raw_text=row.raw_text,
-            cleanup=row.cleanup,
-            cleanup_reason=row.cleanup_reason,
-            ocr_confidence=row.ocr_confidence,
-        )
+        """Build from a `Page` row, reading the attributes of the same names."""
+        return cls.model_validate(row)
 
 
 class Listing(BaseModel, Generic[T]):
