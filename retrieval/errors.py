@@ -40,3 +40,12 @@ class InvalidBudget(RetrievalError):
 
     code = "invalid_budget"
     http_status = 422
+
+
+class SearchTimedOut(RetrievalError):
+    """The search statement ran past its time limit (`timeout_ms` in details) and was cancelled
+    by PostgreSQL: the server is overloaded, or the query is pathological. Retrying later may
+    succeed, hence 503."""
+
+    code = "search_timeout"
+    http_status = 503

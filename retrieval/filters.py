@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVarTuple
 
@@ -156,3 +157,17 @@ def configure_index_scan(session: Session, *, depth: int) -> None:
         ),
         {"ef": str(min(1000, max(40, depth))), "tuples": str(MAX_SCAN_TUPLES)},
     )
+
+
+@contextmanager
+def statement_timeout(session: Session, timeout_ms: int) -> Iterator[None]:
+    """Statements in the block are cancelled by the server after `timeout_ms`; the setting the
+    transaction had before comes back afterwards (not after an error: the transaction is
+    aborted then, and its settings end with it)."""
+    before = session.execute(
+        text("SELECT current_setting('statement_timeout'),"
+             " set_config('statement_timeout', :ms, true)"),
+        {"ms": str(max(1, timeout_ms))},
+    ).scalar_one()
+    yield
+    session.execute(text("SELECT set_config('statement_timeout', :v, true)"), {"v": before})

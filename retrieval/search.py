@@ -10,7 +10,7 @@ the caller's filters (tenant and `ready` always):
 - **text**: chunks matching *any* of the query's rarer lexemes (`to_tsvector('english')`), so a
   chunk matching most — not all — of a long question is found, ranked BM25-style: per-lexeme
   `ts_rank` weighted by the lexeme's idf in the tenant's corpus, with document frequencies
-  read from `term_stats` (see `_text_list`).
+  read from `term_stats` (see `retrieval.fulltext`).
 - **hybrid**: reciprocal rank fusion, `Σ 1/(60 + rank)` over both lists (a FULL JOIN of the
   two CTEs), in the same statement.
 
@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pgvector.sqlalchemy import Vector
+from psycopg.errors import QueryCanceled
 from sqlalchemy import (
     CTE,
     Float,
@@ -38,29 +39,30 @@ from sqlalchemy import (
     bindparam,
     cast,
     func,
-    literal_column,
     null,
     select,
 )
-from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.expression import ColumnClause
 
-from ingest.tables import EMBEDDING_DIMENSION, ChunkRow, Document, TermStat
-from retrieval.errors import InvalidQuery
-from retrieval.filters import configure_index_scan, document_clauses, make_filters, scoped
+from ingest.tables import EMBEDDING_DIMENSION, ChunkRow, Document
+from retrieval.errors import InvalidQuery, SearchTimedOut
+from retrieval.filters import (
+    configure_index_scan,
+    make_filters,
+    scoped,
+    statement_timeout,
+)
+from retrieval.fulltext import TEXT_SCAN_ROWS, text_list
 from retrieval.threshold import DEFAULT_MIN_SCORE
 from retrieval.types import DEFAULT_CANDIDATES, Hit, SearchMode, SearchQuery
 
-TEXT_SCAN_ROWS = 5000
-"""How many full-text matches a search may read before it stops adding query terms (rarest
-first): bounds the cost of a question full of common words (see `_text_list`)."""
+SEARCH_TIMEOUT_MS = 10_000
+"""How long one search statement may run (typically 10–100 ms at 100k chunks): a runaway
+query is cancelled by the server instead of holding a connection and a core."""
 
 RRF_K = 60
 """The reciprocal-rank-fusion constant (Cormack et al. 2009): damps the weight of top ranks."""
-
-_REGCONFIG: ColumnClause[Any] = literal_column("'english'::regconfig")
-
 
 def search(
     session: Session,
@@ -76,11 +78,13 @@ def search(
     metadata: Mapping[str, Any] | None = None,
     candidates: int = DEFAULT_CANDIDATES,
     text_scan_rows: int = TEXT_SCAN_ROWS,
+    timeout_ms: int = SEARCH_TIMEOUT_MS,
 ) -> list[Hit]:
     """The tenant's best `top_k` chunks for a query, best first, all with `score >= min_score`.
 
     Validates the request (raises `InvalidQuery` / `InvalidFilter`, both 422), then runs one
-    read-only statement in the caller's session. Never writes.
+    read-only statement in the caller's session, cancelled by PostgreSQL after `timeout_ms`
+    (raises `SearchTimedOut`, 503; the caller's transaction is then aborted). Never writes.
     """
     query = SearchQuery(
         tenant=tenant,
@@ -94,11 +98,15 @@ def search(
         ),
         candidates=candidates,
     )
-    return run_search(session, query, text_scan_rows=text_scan_rows)
+    return run_search(session, query, text_scan_rows=text_scan_rows, timeout_ms=timeout_ms)
 
 
 def run_search(
-    session: Session, query: SearchQuery, *, text_scan_rows: int = TEXT_SCAN_ROWS
+    session: Session,
+    query: SearchQuery,
+    *,
+    text_scan_rows: int = TEXT_SCAN_ROWS,
+    timeout_ms: int = SEARCH_TIMEOUT_MS,
 ) -> list[Hit]:
     """Execute a validated `SearchQuery` (see `search`)."""
     if len(query.query_vector) != EMBEDDING_DIMENSION:
@@ -107,7 +115,16 @@ def run_search(
             field="query_vector",
         )
     configure_index_scan(session, depth=query.depth)
-    rows = session.execute(build_statement(query, text_scan_rows=text_scan_rows)).mappings().all()
+    statement = build_statement(query, text_scan_rows=text_scan_rows)
+    with statement_timeout(session, timeout_ms):
+        try:
+            rows = session.execute(statement).mappings().all()
+        except OperationalError as exc:
+            if isinstance(exc.orig, QueryCanceled):
+                raise SearchTimedOut(
+                    f"search was cancelled after {timeout_ms} ms", timeout_ms=timeout_ms
+                ) from None
+            raise
     return [_hit(row, rank) for rank, row in enumerate(rows, start=1)]
 
 
@@ -120,7 +137,7 @@ def build_statement(
     if query.mode in ("vector", "hybrid"):
         lists.append(_vector_list(query, vector))
     if query.mode in ("text", "hybrid") and query.query_text.strip():
-        lists.append(_text_list(query, text_scan_rows))
+        lists.append(text_list(query, text_scan_rows))
     vec = next((c for c in lists if c.name == "vector_list"), None)
     txt = next((c for c in lists if c.name == "text_list"), None)
 
@@ -192,104 +209,12 @@ def _vector_list(query: SearchQuery, vector: Any) -> CTE:
         .order_by(distance)
         .limit(query.depth)
         .cte("vector_nearest")
-        .prefix_with("MATERIALIZED")
+        .prefix_with("MATERIALIZED")  # computed once, re-sorted below (relaxed scan order)
     )
     rank = func.row_number().over(order_by=(nearest.c.distance, nearest.c.chunk_id))
     return select(nearest.c.chunk_id, nearest.c.distance, rank.label("list_rank")).cte(
         "vector_list"
     )
-
-
-def _text_list(query: SearchQuery, scan_rows: int) -> CTE:
-    """Chunks matching the query's lexemes, ranked BM25-style, `depth` deep.
-
-    Score = Σ over the query's lexemes t of idf(t) · ts_rank(tsv, t, 1): `ts_rank` of one
-    lexeme saturates with its frequency and is divided by 1 + log(chunk length); idf is
-    ln(1 + (N − df + 0.5) / (df + 0.5)) over the tenant's chunks, so rare terms (codes, names)
-    outweigh common ones. SciFact nDCG@10: 0.682, where `ts_rank_cd` over the OR-ed query
-    gets 0.44.
-
-    Cost is one heap visit per candidate, so candidates come from the *rarest* lexemes only
-    (df from `term_stats`, no counting): as many, rarest first, as are expected to yield at
-    most `scan_rows` matches inside the filters (the rarest always). The expectation scales
-    df by the share of the tenant's chunks the filters let through, so a selective filter
-    widens the scan rather than starving the list. A chunk matching only common words would
-    score low anyway; every candidate is still scored over all the query's lexemes. At 100k
-    chunks this keeps a 12-term question at ~1,000 heap visits instead of ~85,000; on
-    SciFact a budget of 500 loses no nDCG@10 (see bench/retrieval.py --text-scan-rows).
-    """
-    words = func.unnest(
-        func.tsvector_to_array(func.to_tsvector(_REGCONFIG, query.query_text))
-    ).table_valued("lexeme").render_derived()
-    chunk_count = (  # N: the tenant's searchable chunks, from the (much smaller) documents table
-        select(func.coalesce(func.sum(Document.chunk_count), 0))
-        .where(Document.tenant_id == query.filters.tenant, Document.status == "ready")
-        .scalar_subquery()
-    )
-    in_scope = (  # how many of them the filters let through
-        select(func.coalesce(func.sum(Document.chunk_count), 0))
-        .where(*document_clauses(query.filters))
-        .scalar_subquery()
-    )
-    df = TermStat.df
-    matches_so_far = func.sum(df).over(order_by=(df, TermStat.lexeme))
-    terms = _materialized(
-        select(
-            _tsquery_literal(TermStat.lexeme).label("literal"),
-            df.label("df"),
-            func.ln(1.0 + (chunk_count - df + 0.5) / (df + 0.5)).label("idf"),
-            (matches_so_far == df).label("rarest"),
-            (matches_so_far * in_scope / func.greatest(chunk_count, 1)).label("in_scope_so_far"),
-        )
-        .select_from(words)
-        .join(
-            TermStat,
-            (TermStat.tenant_id == query.filters.tenant)
-            & (TermStat.lexeme == words.c.lexeme)
-            & (df > 0),
-        ),
-        "query_terms",
-    )
-    rarest = (
-        select(cast(func.string_agg(terms.c.literal, " | "), TSQUERY))
-        .where(terms.c.rarest | (terms.c.in_scope_so_far <= scan_rows))
-        .scalar_subquery()
-    )
-    candidates = _materialized(
-        scoped(select(ChunkRow.id, ChunkRow.tsv), query.filters).where(
-            ChunkRow.tsv.op("@@")(rarest)
-        ),
-        "text_candidates",
-    )
-    score = (  # per candidate, over the few query terms: no GROUP BY over a join
-        select(
-            func.sum(
-                terms.c.idf * func.ts_rank(candidates.c.tsv, cast(terms.c.literal, TSQUERY), 1)
-            )
-        )
-        .correlate(candidates)
-        .scalar_subquery()
-    )
-    ranked = _materialized(
-        select(candidates.c.id.label("chunk_id"), score.label("text_score"))
-        .order_by(score.desc(), candidates.c.id)
-        .limit(query.depth),
-        "text_matches",
-    )
-    rank = func.row_number().over(order_by=(ranked.c.text_score.desc(), ranked.c.chunk_id))
-    return select(ranked.c.chunk_id, ranked.c.text_score, rank.label("list_rank")).cte("text_list")
-
-
-def _tsquery_literal(lexeme: Any) -> Any:
-    """`lexeme` quoted for tsquery input: one exact lexeme, never re-parsed or stemmed."""
-    escaped = func.replace(func.replace(lexeme, "\\", "\\\\"), "'", "''")
-    return func.concat("'", escaped, "'")
-
-
-def _materialized(query: Select[*tuple[Any, ...]], name: str) -> CTE:
-    """A CTE computed once: PostgreSQL would otherwise inline a single-use CTE, re-running
-    it once per row that refers to it."""
-    return query.cte(name).prefix_with("MATERIALIZED")
 
 
 def _rrf(vec: CTE | None, txt: CTE | None) -> Any:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
@@ -135,10 +136,11 @@ def test_off_topic_questions_find_nothing_above_the_default_threshold(
     mode: str,
 ) -> None:
     for question, vector in zip(OFF_TOPIC, embed(OFF_TOPIC), strict=True):
-        arguments = {"tenant": "acme", "query_text": question, "query_vector": vector}
+        arguments: dict[str, Any] = {"tenant": "acme", "query_text": question,
+                                     "query_vector": vector}
         unfiltered = search(db_session, **arguments, mode="vector", min_score=-1.0)
         assert unfiltered, "the corpus is not empty: without a threshold something comes back"
-        assert search(db_session, **arguments, mode=mode) == []  # type: ignore[arg-type]
+        assert search(db_session, **arguments, mode=mode) == []
 
 
 @pytest.mark.parametrize("mode", ["vector", "text", "hybrid"])
