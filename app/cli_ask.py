@@ -18,6 +18,8 @@ from httpx_sse import SSEError, connect_sse
 from rich.console import Console
 from rich.markup import escape
 
+from app.cli_ingest import describe_error
+
 console = Console(stderr=True)
 
 
@@ -35,11 +37,7 @@ def print_sources(sources: list[dict[str, Any]]) -> None:
 
 def _refusal(response: httpx.Response) -> str:
     response.read()
-    try:
-        error = response.json()["error"]
-        return f"{error['code']}: {error['message']}"
-    except (ValueError, KeyError, TypeError):
-        return f"HTTP {response.status_code}: {response.text[:300]}"
+    return describe_error(response)
 
 
 def stream_answer(client: httpx.Client, body: dict[str, Any]) -> int:

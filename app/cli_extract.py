@@ -20,20 +20,14 @@ import httpx
 import typer
 from rich.console import Console
 
+from app.cli_ingest import describe_error
+
 console = Console(stderr=True)
 
 
 def _fail(message: str) -> typer.Exit:
     console.print(f"[red]error:[/red] {message}")
     return typer.Exit(1)
-
-
-def _error_of(response: httpx.Response) -> str:
-    try:
-        error = response.json()["error"]
-        return f"{error['code']}: {error['message']}"
-    except (ValueError, KeyError, TypeError):
-        return f"HTTP {response.status_code}: {response.text[:300]}"
 
 
 def _schema(value: str) -> str | dict[str, Any]:
@@ -55,7 +49,7 @@ def upload_and_wait(client: httpx.Client, path: Path, collection: str | None,
         response = client.post("/v1/documents", files={"file": (path.name, handle)},
                                data={"collection": collection} if collection else {})
     if response.status_code not in (200, 202):
-        raise _fail(f"upload of {path} failed: {_error_of(response)}")
+        raise _fail(f"upload of {path} failed: {describe_error(response)}")
     body = response.json()
     document_id: str = body["document"]["id"]
     job = body.get("job")
@@ -68,7 +62,7 @@ def upload_and_wait(client: httpx.Client, path: Path, collection: str | None,
         time.sleep(0.5)
         reply = client.get(f"/v1/jobs/{job['id']}")
         if reply.status_code != 200:
-            raise _fail(f"following job {job['id']}: {_error_of(reply)}")
+            raise _fail(f"following job {job['id']}: {describe_error(reply)}")
         job = reply.json()
         state = f"{job['status']} {job.get('stage') or ''}".strip()
         if state != last:
@@ -116,5 +110,5 @@ def extract(
             response.headers.get("content-type", "").startswith("application/json")) else {}
         if details.get("errors"):
             console.print_json(data=details["errors"])
-        raise _fail(_error_of(response))
+        raise _fail(describe_error(response))
     typer.echo(json.dumps(response.json(), indent=2, ensure_ascii=False))

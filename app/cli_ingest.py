@@ -23,6 +23,7 @@ INGESTIBLE_SUFFIXES = frozenset(
     {".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".txt", ".md", ".markdown"}
 )
 TERMINAL = frozenset({"succeeded", "failed", "ready"})
+_BODY_CHARS = 200  # of a non-API error body, kept short: it is shown in the per-file summary
 
 console = Console(stderr=True)
 
@@ -61,12 +62,14 @@ def collect_files(paths: list[Path]) -> list[Path]:
     return list(unique)
 
 
-def _describe_error(response: httpx.Response) -> str:
+def describe_error(response: httpx.Response, *, text_chars: int = 300) -> str:
+    """`code: message` of an API error response, or its status and the start of its body when
+    it is not the API's error shape (a proxy's page, say); shared by the CLI clients."""
     try:
         error = response.json()["error"]
         return f"{error['code']}: {error['message']}"
     except (ValueError, KeyError, TypeError):
-        return f"HTTP {response.status_code}: {response.text[:200]}"
+        return f"HTTP {response.status_code}: {response.text[:text_chars]}"
 
 
 def upload(client: httpx.Client, item: Upload, collection: str | None) -> None:
@@ -81,7 +84,7 @@ def upload(client: httpx.Client, item: Upload, collection: str | None) -> None:
         item.status, item.error = "failed", f"upload failed: {exc}"
         return
     if response.status_code not in (200, 202):
-        item.status, item.error = "failed", _describe_error(response)
+        item.status, item.error = "failed", describe_error(response, text_chars=_BODY_CHARS)
         return
     body: dict[str, Any] = response.json()
     item.document_id = body["document"]["id"]
@@ -118,7 +121,7 @@ def _poll(client: httpx.Client, item: Upload) -> tuple[int, int | None]:
         response = client.get(f"/v1/jobs/{item.job_id}")
         item.misses = 0
         if response.status_code != 200:
-            item.status, item.error = "failed", _describe_error(response)
+            item.status, item.error = "failed", describe_error(response, text_chars=_BODY_CHARS)
             return 0, None
         job = response.json()
         item.status = job["status"]
@@ -130,7 +133,8 @@ def _poll(client: httpx.Client, item: Upload) -> tuple[int, int | None]:
     document = response.json() if response.status_code == 200 else {}
     item.status = document.get("status", "failed")
     if item.status == "failed":
-        item.error = _error_text(document.get("error")) if document else _describe_error(response)
+        item.error = (_error_text(document.get("error")) if document
+                      else describe_error(response, text_chars=_BODY_CHARS))
     pages = document.get("page_count") or 0
     return (pages if item.status == "ready" else 0), (pages or None)
 
