@@ -54,7 +54,7 @@ from ingest.chunking import chunk_pages
 from ingest.store import insert_document, write_corpus
 from ingest.tables import ChunkRow, Document
 from ingest.types import Chunk, CleanPage, Sniffed
-from retrieval.search import TEXT_SCAN_ROWS, search
+from retrieval.search import search
 from retrieval.threshold import DEFAULT_MIN_SCORE
 
 TENANT = "bench-scifact"
@@ -156,7 +156,7 @@ def evaluate(
     qrels: Qrels,
     mode: str,
     min_score: float,
-    text_scan_rows: int = TEXT_SCAN_ROWS,
+    text_scan_rows: int | None = None,
 ) -> dict[str, Any]:
     """Mean nDCG@10 / recall@100 and search latency for one mode over all queries."""
     ndcg, recall, latency = [], [], []
@@ -181,7 +181,7 @@ def evaluate(
     return {
         "mode": mode,
         "min_score": min_score,
-        "text_scan_rows": text_scan_rows if mode != "vector" else None,
+        "text_scan_rows": (text_scan_rows or "default") if mode != "vector" else None,
         "ndcg@10": round(statistics.fmean(ndcg), 4),
         "recall@100": round(statistics.fmean(recall), 4),
         "latency_ms_p50": round(latency[len(latency) // 2], 1),
@@ -334,7 +334,7 @@ def run(url: str, args: argparse.Namespace, log: Callable[[str], None] = print) 
         qvectors = dict(zip(queries, embedder.embed(list(queries.values())), strict=True))
     results = []
     for mode in args.modes:
-        for rows in args.text_scan_rows if mode != "vector" else [TEXT_SCAN_ROWS]:
+        for rows in args.text_scan_rows if mode != "vector" else [None]:
             with clock.lap(f"search {mode} {rows}"):
                 results.append(evaluate(engine, queries, qvectors, qrels, mode, -1.0, rows))
             log(f"{mode}: {results[-1]}")
@@ -379,8 +379,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="evaluate only the first N queries")
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     parser.add_argument(
-        "--text-scan-rows", nargs="+", type=int, default=[TEXT_SCAN_ROWS],
-        help="full-text match budgets to evaluate text and hybrid at (retrieval.search)",
+        "--text-scan-rows", nargs="+", type=int, default=[None],
+        help="full-text match budgets to evaluate text and hybrid at (default: retrieval's)",
     )
     parser.add_argument("--database-url", help="use this database instead of the embedded one")
     args = parser.parse_args(argv)

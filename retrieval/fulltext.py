@@ -17,14 +17,15 @@ from ingest.tables import ChunkRow, Document, TermStat
 from retrieval.filters import document_clauses, scoped
 from retrieval.types import SearchQuery
 
-TEXT_SCAN_ROWS = 5000
-"""How many full-text matches a search may read before it stops adding query terms (rarest
-first): bounds the cost of a question full of common words (see `text_list`)."""
+SCAN_ROWS_PER_CANDIDATE = 20
+"""How many full-text matches a search may read per row of its ranked list (`depth`) before
+it stops adding query terms, rarest first: bounds the cost of a question full of common words
+(see `text_list`). 2,000 at the default depth of 100."""
 
 _REGCONFIG: ColumnClause[Any] = literal_column("'english'::regconfig")
 
 
-def text_list(query: SearchQuery, scan_rows: int) -> CTE:
+def text_list(query: SearchQuery, scan_rows: int | None = None) -> CTE:
     """Chunks matching the query's lexemes, ranked BM25-style, `depth` deep.
 
     Score = Σ over the query's lexemes t of idf(t) · ts_rank(tsv, t, 1): `ts_rank` of one
@@ -35,13 +36,17 @@ def text_list(query: SearchQuery, scan_rows: int) -> CTE:
 
     Cost is one heap visit per candidate, so candidates come from the *rarest* lexemes only
     (df from `term_stats`, no counting): as many, rarest first, as are expected to yield at
-    most `scan_rows` matches inside the filters (the rarest always). The expectation scales
+    most `scan_rows` (default `SCAN_ROWS_PER_CANDIDATE` · depth) matches inside the filters
+    (the rarest always). The expectation scales
     df by the share of the tenant's chunks the filters let through, so a selective filter
     widens the scan rather than starving the list. A chunk matching only common words would
     score low anyway; every candidate is still scored over all the query's lexemes. At 100k
     chunks this keeps a 12-term question at ~1,000 heap visits instead of ~85,000; on
-    SciFact a budget of 500 loses no nDCG@10 (see bench/retrieval.py --text-scan-rows).
+    SciFact a budget of 500 rows for a depth of 300 loses no nDCG@10 (see
+    `bench/retrieval.py --text-scan-rows`).
     """
+    if scan_rows is None:
+        scan_rows = SCAN_ROWS_PER_CANDIDATE * query.depth
     words = func.unnest(
         func.tsvector_to_array(func.to_tsvector(_REGCONFIG, query.query_text))
     ).table_valued("lexeme").render_derived()

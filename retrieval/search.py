@@ -53,7 +53,7 @@ from retrieval.filters import (
     scoped,
     statement_timeout,
 )
-from retrieval.fulltext import TEXT_SCAN_ROWS, text_list
+from retrieval.fulltext import text_list
 from retrieval.threshold import DEFAULT_MIN_SCORE
 from retrieval.types import DEFAULT_CANDIDATES, Hit, SearchMode, SearchQuery
 
@@ -77,7 +77,7 @@ def search(
     document_ids: Iterable[uuid.UUID | str] | None = None,
     metadata: Mapping[str, Any] | None = None,
     candidates: int = DEFAULT_CANDIDATES,
-    text_scan_rows: int = TEXT_SCAN_ROWS,
+    text_scan_rows: int | None = None,
     timeout_ms: int = SEARCH_TIMEOUT_MS,
 ) -> list[Hit]:
     """The tenant's best `top_k` chunks for a query, best first, all with `score >= min_score`.
@@ -105,7 +105,7 @@ def run_search(
     session: Session,
     query: SearchQuery,
     *,
-    text_scan_rows: int = TEXT_SCAN_ROWS,
+    text_scan_rows: int | None = None,
     timeout_ms: int = SEARCH_TIMEOUT_MS,
 ) -> list[Hit]:
     """Execute a validated `SearchQuery` (see `search`)."""
@@ -129,7 +129,7 @@ def run_search(
 
 
 def build_statement(
-    query: SearchQuery, *, text_scan_rows: int = TEXT_SCAN_ROWS
+    query: SearchQuery, *, text_scan_rows: int | None = None
 ) -> Select[*tuple[Any, ...]]:
     """The single SELECT for `query`: ranked list CTE(s), fusion, threshold, `top_k`."""
     vector = bindparam("query_vector", list(query.query_vector), type_=Vector(EMBEDDING_DIMENSION))
