@@ -31,6 +31,7 @@ from ingest.cleanup import TextCleaner
 from ingest.embedding import Embedder, SentenceTransformerEmbedder, default_model_path
 from ingest.pipeline import IngestContext
 from ingest.types import Limits
+from pipelines.search_gate import SearchGate
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -66,6 +67,7 @@ class Container:
     metrics_registry: CollectorRegistry  # served at /metrics
     ocr_pool: OcrPool | None = None
     cleaner: TextCleaner | None = None
+    search_gate: SearchGate = field(default_factory=SearchGate)
     database: EmbeddedDatabase | None = None
     _closed: bool = field(default=False, repr=False)
 
@@ -83,6 +85,7 @@ class Container:
         started = time.perf_counter()
         if self.ocr_pool is not None:
             self.ocr_pool.close()
+        self.search_gate.close()
         getattr(self.cleaner, "close", lambda: None)()
         self.engine.dispose()
         if self.database is not None:
@@ -157,6 +160,7 @@ def build_container(
             metrics_registry=llm.registry,
             cleaner=llm.cleaner,
             ocr_pool=_start_ocr_pool(settings) if with_ocr else None,
+            search_gate=SearchGate(settings.search_concurrency),
             database=database,
         )
     except BaseException:

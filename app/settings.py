@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     worker_concurrency: PositiveInt = 1
     job_lease_seconds: float = Field(default=30.0, gt=0)
     inprocess_worker: bool = True
+    search_concurrency: PositiveInt | None = None  # None: one per core, at least 2
+    search_timeout_ms: PositiveInt = 10_000
     log_level: LogLevel = "INFO"
 
     @field_validator("database_url")

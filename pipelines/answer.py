@@ -51,9 +51,10 @@ from pipelines.llm.router import (
 from pipelines.llm.tokens import count_messages, count_tokens
 from pipelines.llm.types import Message, SourcePassage, TextDelta
 from pipelines.query_embedding import query_embedder
+from pipelines.search_gate import SearchGate
 from retrieval.context import assemble_context
 from retrieval.errors import InvalidBudget
-from retrieval.search import search
+from retrieval.search import SEARCH_TIMEOUT_MS, search
 from retrieval.threshold import DEFAULT_MIN_SCORE
 from retrieval.types import Context, Hit, SearchMode
 
@@ -92,9 +93,11 @@ class Question:
 
 
 async def retrieve(session: Session, *, tenant: str, embedder: Embedder,
-                   question: Question) -> list[Hit]:
+                   question: Question, gate: SearchGate | None = None,
+                   timeout_ms: int = SEARCH_TIMEOUT_MS) -> list[Hit]:
     """Embed the question (batched with concurrent requests' questions) and search the
-    tenant's corpus, both off the event loop.
+    tenant's corpus, both off the event loop; the search waits its turn at `gate` (a
+    process-wide `SearchGate`; None: no limit) and is cancelled after `timeout_ms`.
 
     The session's transaction is rolled back afterwards (the search only reads), which returns
     its connection to the pool: a long answer stream must not hold one.
@@ -106,16 +109,17 @@ async def retrieve(session: Session, *, tenant: str, embedder: Embedder,
             return search(session, tenant=tenant, query_text=question.text, query_vector=vector,
                           mode=question.mode, top_k=question.top_k, min_score=question.threshold,
                           collection=question.collection, document_ids=question.document_ids,
-                          metadata=question.metadata)
+                          metadata=question.metadata, timeout_ms=timeout_ms)
         finally:
             session.rollback()
 
-    return await asyncio.to_thread(run)
+    return await (gate.run(run) if gate is not None else asyncio.to_thread(run))
 
 
 async def answer(session: Session, *, tenant: str, question: Question, embedder: Embedder,
                  router: Router, request_id: str | None = None,
                  max_context_tokens: int = DEFAULT_MAX_CONTEXT_TOKENS,
+                 gate: SearchGate | None = None, search_timeout_ms: int = SEARCH_TIMEOUT_MS,
                  ) -> AsyncGenerator[AnswerEvent, None]:
     """Retrieve, then start the routed answer; returns its event stream (see the module doc).
 
@@ -124,7 +128,8 @@ async def answer(session: Session, *, tenant: str, question: Question, embedder:
     """
     clock = _Clock()
     request_id = request_id or uuid.uuid4().hex
-    hits = await retrieve(session, tenant=tenant, embedder=embedder, question=question)
+    hits = await retrieve(session, tenant=tenant, embedder=embedder, question=question,
+                          gate=gate, timeout_ms=search_timeout_ms)
     clock.retrieved()
     if not hits:
         return _insufficient(request_id, clock)

@@ -80,7 +80,8 @@ async def ask(body: AskBody, request: Request, container: ContainerDep, session:
     """Answer from the tenant's documents: SSE events meta, sources, token…, usage, done."""
     events = await answering.answer(
         session, tenant=tenant, question=body.to_question(), embedder=container.embedder,
-        router=container.llm_router, request_id=getattr(request.state, "request_id", None))
+        router=container.llm_router, request_id=getattr(request.state, "request_id", None),
+        gate=container.search_gate, search_timeout_ms=container.settings.search_timeout_ms)
     if wants_sse(request, body):
         return EventSourceResponse(answer_sse(events), ping=PING_INTERVAL_S)
     result = await answering.collect(events)
