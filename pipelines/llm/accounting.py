@@ -3,14 +3,16 @@
 One `CallState` follows a request through its attempts; the `Accountant` admits an attempt
 (reserve the estimate, claim the provider's breaker), books it (one ledger row with the actual
 cost, settled atomically against the reservation) and turns a request nobody served into the
-right error.
+right error. Ledger writes run to their end even when the request is cancelled (see `_write`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pipelines.llm.breaker import BreakerBoard
 from pipelines.llm.budget import Budget, Reservation
@@ -68,6 +70,7 @@ class Accountant:
         self.metrics = metrics
         self.breakers = breakers
         self.allow_downgrade = allow_downgrade
+        self._writing: set[asyncio.Task[None]] = set()  # strong refs until each write ends
 
     async def admit(self, call: CallState, cand: Candidate) -> Reservation | None:
         """Reserve the estimate and claim the breaker; None means skip this candidate.
@@ -102,13 +105,12 @@ class Accountant:
                              output_tokens=usage.output_tokens, cost_usd=cost)
         if outcome == "ok":
             self.breakers.get(m.provider).record_success()
-        # The settlement runs in a worker thread: it completes even if this task is cancelled.
-        await self.budget.settle(reservation, CallRecord(
+        await self._write(self.budget.settle(reservation, CallRecord(
             request_id=call.request_id, tenant=call.tenant, task=call.task, provider=m.provider,
             model=m.id, tier=m.tier, prompt_version=call.prompt, outcome=outcome,
             attempt=len(call.attempts), input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens, cost_usd=cost, latency_ms=int(seconds * 1000),
-            ttft_ms=None if ttft is None else int(ttft * 1000), error=message))
+            ttft_ms=None if ttft is None else int(ttft * 1000), error=message)))
 
     async def fail(self, call: CallState, cand: Candidate, reservation: Reservation,
                    error: ProviderError, usage: Usage, seconds: float, ttft: float | None,
@@ -129,11 +131,26 @@ class Accountant:
     async def cache_hit(self, call: CallState, cand: Candidate) -> None:
         """A replayed answer: one ledger row, cached, free."""
         self.metrics.cache.labels(call.task, "hit").inc()
-        await self.ledger.record(CallRecord(
+        await self._write(self.ledger.record(CallRecord(
             request_id=call.request_id, tenant=call.tenant, task=call.task,
             provider=cand.model.provider, model=cand.model.id, tier=cand.model.tier,
             prompt_version=call.prompt, outcome="ok", attempt=0, cached=True,
-            latency_ms=call.ms()))
+            latency_ms=call.ms())))
+
+    async def _write(self, write: Coroutine[Any, Any, None]) -> None:
+        """Run a ledger write to its end even if the caller is cancelled meanwhile.
+
+        Why: attempts are booked on the way out of cancelled requests (a client that hung up),
+        and inside a cancelled anyio scope every await is cancelled again. Cancelling an
+        `asyncio.to_thread` await also cancels its executor job, which then never runs if no
+        worker thread had picked it up yet: the row would be lost, at random. So the write is a
+        task of its own that the caller's cancellation does not reach; the caller waits for it
+        (and sees its errors) unless it is cancelled first.
+        """
+        task = asyncio.ensure_future(write)
+        self._writing.add(task)
+        task.add_done_callback(self._writing.discard)
+        await asyncio.shield(task)
 
 
 def exhausted(call: CallState) -> LLMError:

@@ -96,12 +96,15 @@ def structured(obj: Any, *, usage: UsageSpec = "auto") -> Reply:
 
 @dataclass
 class RecordedRequest:
-    """A chat request the server received: path, query, lower-cased headers, JSON body."""
+    """A chat request the server received: path, query, lower-cased headers, JSON body, and
+    for a streamed reply how many chunks went out (it stops growing once the client hangs up).
+    """
 
     path: str
     query: dict[str, str]
     headers: dict[str, str]
     body: dict[str, Any]
+    chunks_sent: int = 0
 
 
 class ScriptedOpenAI:
@@ -184,9 +187,10 @@ class ScriptedOpenAI:
 
     async def _chat(self, request: Request) -> Response:
         body = json.loads(await request.body())
+        recorded = RecordedRequest(request.url.path, dict(request.query_params),
+                                   dict(request.headers.items()), body)
         with self._lock:
-            self.requests.append(RecordedRequest(request.url.path, dict(request.query_params),
-                                                 dict(request.headers.items()), body))
+            self.requests.append(recorded)
         reply = self._next_reply(body.get("model"))
         if reply.kind == "error":
             headers = {} if reply.retry_after is None else {"retry-after": f"{reply.retry_after:g}"}
@@ -195,7 +199,7 @@ class ScriptedOpenAI:
         if reply.kind == "timeout":
             await self._sleep(reply.delay_s)
         if body.get("stream"):
-            return StreamingResponse(self._sse(body, reply), media_type="text/event-stream")
+            return StreamingResponse(self._sse(recorded, reply), media_type="text/event-stream")
         if reply.kind == "disconnect":  # headers go out, then the connection drops
             return StreamingResponse(_drop(), media_type="application/json")
         if reply.kind == "malformed":
@@ -207,13 +211,14 @@ class ScriptedOpenAI:
         while time.monotonic() < deadline and not self._closing.is_set():
             await asyncio.sleep(0.02)
 
-    async def _sse(self, body: dict[str, Any], reply: Reply) -> AsyncIterator[bytes]:
-        for index, chunk in enumerate(_chunks(body, reply)):
+    async def _sse(self, recorded: RecordedRequest, reply: Reply) -> AsyncIterator[bytes]:
+        for index, chunk in enumerate(_chunks(recorded.body, reply)):
             if reply.kind in ("disconnect", "malformed") and index == reply.after_chunks + 1:
                 if reply.kind == "disconnect":
                     raise ScriptedDisconnect("scripted disconnect mid-stream")
                 yield b'data: {"id": "broken", "choices": [\n\n'
             yield f"data: {json.dumps(chunk)}\n\n".encode()
+            recorded.chunks_sent += 1  # resumed: the chunk was written to the connection
             if reply.chunk_delay_s:
                 await self._sleep(reply.chunk_delay_s)
         yield b"data: [DONE]\n\n"

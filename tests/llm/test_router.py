@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import anyio
 import pytest
 from sqlalchemy import Engine
 
@@ -238,6 +243,39 @@ async def test_a_client_that_goes_away_books_a_cancelled_row_and_frees_the_budge
     assert [(x.outcome, x.output_tokens > 0) for x in rows] == [("cancelled", True)]
     status = await r.budget.status(t)
     assert status.reserved_usd == 0 and status.spent_usd == pytest.approx(rows[0].cost_usd)
+
+
+async def test_a_cancelled_consumer_books_its_row_even_while_the_threads_are_busy(
+    engine: Engine
+) -> None:
+    # How an SSE response stops when its client hangs up: a cancel scope cancels the task that
+    # waits for the next piece, and again at every await on its way out. The booking must land
+    # even then, including when its worker thread is not free yet (one busy worker here).
+    cheap = FakeProvider("cheap", [FakeStream("one two three four five six", delay_s=0.05)])
+    r = router(engine, config(budgets={"daily_usd": 1.0}), {"cheap": cheap})
+    t = tenant()
+    stream = r.stream("answer", t, MESSAGES, prompt="answer@v1")
+    assert isinstance(await anext(stream), Started)
+    assert isinstance(await anext(stream), TextDelta)
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+    gate = threading.Event()
+    busy = loop.run_in_executor(None, gate.wait)
+    try:
+        with anyio.move_on_after(0.02) as scope:  # while the provider is between two pieces
+            await anext(stream)
+        assert scope.cancelled_caught
+    finally:
+        gate.set()
+    await busy
+    rows = await Ledger(engine).calls(tenant=t)
+    for _ in range(100):
+        if rows:
+            break
+        await asyncio.sleep(0.02)
+        rows = await Ledger(engine).calls(tenant=t)
+    assert [x.outcome for x in rows] == ["cancelled"]
+    assert (await r.budget.status(t)).reserved_usd == 0
 
 
 async def test_extraction_gets_the_schema_and_only_structured_models(engine: Engine) -> None:
