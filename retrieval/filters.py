@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVarTuple
 
-from sqlalchemy import ColumnElement, Select, text
+from sqlalchemy import ColumnElement, Select, Text, bindparam, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from ingest.tables import ChunkRow, Document
@@ -103,41 +104,66 @@ def _metadata(value: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
     return dict(value) if value else None
 
 
-def filter_clauses(filters: SearchFilters) -> list[ColumnElement[bool]]:
+@dataclass(frozen=True)
+class FilterShape:
+    """Which optional filters a search has: all the SQL depends on (the values are bound)."""
+
+    collection: bool = False
+    document_ids: bool = False
+    metadata: bool = False
+
+    @classmethod
+    def of(cls, filters: SearchFilters) -> FilterShape:
+        return cls(filters.collection is not None, filters.document_ids is not None,
+                   filters.metadata is not None)
+
+
+def filter_values(filters: SearchFilters) -> dict[str, Any]:
+    """The bound values of the parameters `filter_clauses` and `document_clauses` name."""
+    values: dict[str, Any] = {"tenant": filters.tenant}
+    if filters.collection is not None:
+        values["collection"] = filters.collection
+    if filters.document_ids is not None:
+        values["document_ids"] = list(filters.document_ids)
+    if filters.metadata is not None:
+        values["metadata"] = dict(filters.metadata)
+    return values
+
+
+TENANT = bindparam("tenant", type_=Text)
+
+
+def filter_clauses(shape: FilterShape) -> list[ColumnElement[bool]]:
     """The WHERE predicates over `chunks` joined to `documents` that every ranked list applies
     (collection and ids on the chunk's own columns, which its indexes cover)."""
-    clauses: list[ColumnElement[bool]] = [
-        ChunkRow.tenant_id == filters.tenant,
-        Document.tenant_id == filters.tenant,
-        Document.status == "ready",
-    ]
-    if filters.collection is not None:
-        clauses.append(ChunkRow.collection == filters.collection)
-    if filters.document_ids is not None:
-        clauses.append(ChunkRow.document_id.in_(filters.document_ids))
-    if filters.metadata is not None:
-        clauses.append(Document.metadata_.contains(dict(filters.metadata)))
-    return clauses
+    clauses: list[ColumnElement[bool]] = [ChunkRow.tenant_id == TENANT]
+    if shape.collection:
+        clauses.append(ChunkRow.collection == bindparam("collection", type_=Text))
+    if shape.document_ids:
+        clauses.append(ChunkRow.document_id.in_(bindparam("document_ids", expanding=True)))
+    return clauses + _document_state(shape)
 
 
-def document_clauses(filters: SearchFilters) -> list[ColumnElement[bool]]:
+def document_clauses(shape: FilterShape) -> list[ColumnElement[bool]]:
     """The same filters on `documents` alone (a chunk's collection is its document's)."""
-    clauses: list[ColumnElement[bool]] = [
-        Document.tenant_id == filters.tenant,
-        Document.status == "ready",
-    ]
-    if filters.collection is not None:
-        clauses.append(Document.collection == filters.collection)
-    if filters.document_ids is not None:
-        clauses.append(Document.id.in_(filters.document_ids))
-    if filters.metadata is not None:
-        clauses.append(Document.metadata_.contains(dict(filters.metadata)))
+    clauses: list[ColumnElement[bool]] = []
+    if shape.collection:
+        clauses.append(Document.collection == bindparam("collection", type_=Text))
+    if shape.document_ids:
+        clauses.append(Document.id.in_(bindparam("document_ids", expanding=True)))
+    return clauses + _document_state(shape)
+
+
+def _document_state(shape: FilterShape) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = [Document.tenant_id == TENANT, Document.status == "ready"]
+    if shape.metadata:
+        clauses.append(Document.metadata_.contains(bindparam("metadata", type_=JSONB)))
     return clauses
 
 
-def scoped(query: Select[*Ts], filters: SearchFilters) -> Select[*Ts]:
-    """`query` over `chunks` joined to its `documents` row, restricted by `filters`."""
-    return query.join(Document, Document.id == ChunkRow.document_id).where(*filter_clauses(filters))
+def scoped(query: Select[*Ts], shape: FilterShape) -> Select[*Ts]:
+    """`query` over `chunks` joined to its `documents` row, restricted by the filters."""
+    return query.join(Document, Document.id == ChunkRow.document_id).where(*filter_clauses(shape))
 
 
 def configure_index_scan(session: Session, *, depth: int) -> None:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import CTE, Select, cast, func, literal_column, select
+from sqlalchemy import CTE, Integer, Select, Text, bindparam, cast, func, literal_column, select
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.sql.expression import ColumnClause
 
 from ingest.tables import ChunkRow, Document, TermStat
-from retrieval.filters import document_clauses, scoped
-from retrieval.types import SearchQuery
+from retrieval.filters import TENANT, FilterShape, document_clauses, scoped
 
 SCAN_ROWS_PER_CANDIDATE = 20
 """How many full-text matches a search may read per row of its ranked list (`depth`) before
@@ -23,10 +22,11 @@ it stops adding query terms, rarest first: bounds the cost of a question full of
 (see `text_list`). 2,000 at the default depth of 100."""
 
 _REGCONFIG: ColumnClause[Any] = literal_column("'english'::regconfig")
+SCAN_ROWS = bindparam("scan_rows", type_=Integer)
 
 
-def text_list(query: SearchQuery, scan_rows: int | None = None) -> CTE:
-    """Chunks matching the query's lexemes, ranked BM25-style, `depth` deep.
+def text_list(shape: FilterShape) -> CTE:
+    """Chunks matching the lexemes of `:query_text`, ranked BM25-style, `:depth` deep.
 
     Score = Σ over the query's lexemes t of idf(t) · ts_rank(tsv, t, 1): `ts_rank` of one
     lexeme saturates with its frequency and is divided by 1 + log(chunk length); idf is
@@ -36,28 +36,25 @@ def text_list(query: SearchQuery, scan_rows: int | None = None) -> CTE:
 
     Cost is one heap visit per candidate, so candidates come from the *rarest* lexemes only
     (df from `term_stats`, no counting): as many, rarest first, as are expected to yield at
-    most `scan_rows` (default `SCAN_ROWS_PER_CANDIDATE` · depth) matches inside the filters
-    (the rarest always). The expectation scales
-    df by the share of the tenant's chunks the filters let through, so a selective filter
-    widens the scan rather than starving the list. A chunk matching only common words would
-    score low anyway; every candidate is still scored over all the query's lexemes. At 100k
-    chunks this keeps a 12-term question at ~1,000 heap visits instead of ~85,000; on
-    SciFact a budget of 500 rows for a depth of 300 loses no nDCG@10 (see
+    most `:scan_rows` (see `scan_rows`) matches inside the filters (the rarest always). The
+    expectation scales df by the share of the tenant's chunks the filters let through, so a
+    selective filter widens the scan rather than starving the list. A chunk matching only
+    common words would score low anyway; every candidate is still scored over all the query's
+    lexemes. At 100k chunks this keeps a 12-term question at ~1,000 heap visits instead of
+    ~85,000; on SciFact a budget of 500 rows for a depth of 300 loses no nDCG@10 (see
     `bench/retrieval.py --text-scan-rows`).
     """
-    if scan_rows is None:
-        scan_rows = SCAN_ROWS_PER_CANDIDATE * query.depth
     words = func.unnest(
-        func.tsvector_to_array(func.to_tsvector(_REGCONFIG, query.query_text))
+        func.tsvector_to_array(func.to_tsvector(_REGCONFIG, bindparam("query_text", type_=Text)))
     ).table_valued("lexeme").render_derived()
     chunk_count = (  # N: the tenant's searchable chunks, from the (much smaller) documents table
         select(func.coalesce(func.sum(Document.chunk_count), 0))
-        .where(Document.tenant_id == query.filters.tenant, Document.status == "ready")
+        .where(Document.tenant_id == TENANT, Document.status == "ready")
         .scalar_subquery()
     )
     in_scope = (  # how many of them the filters let through
         select(func.coalesce(func.sum(Document.chunk_count), 0))
-        .where(*document_clauses(query.filters))
+        .where(*document_clauses(shape))
         .scalar_subquery()
     )
     df = TermStat.df
@@ -73,7 +70,7 @@ def text_list(query: SearchQuery, scan_rows: int | None = None) -> CTE:
         .select_from(words)
         .join(
             TermStat,
-            (TermStat.tenant_id == query.filters.tenant)
+            (TermStat.tenant_id == TENANT)
             & (TermStat.lexeme == words.c.lexeme)
             & (df > 0),
         ),
@@ -81,11 +78,11 @@ def text_list(query: SearchQuery, scan_rows: int | None = None) -> CTE:
     )
     rarest = (
         select(cast(func.string_agg(terms.c.literal, " | "), TSQUERY))
-        .where(terms.c.rarest | (terms.c.in_scope_so_far <= scan_rows))
+        .where(terms.c.rarest | (terms.c.in_scope_so_far <= SCAN_ROWS))
         .scalar_subquery()
     )
     candidates = _materialized(
-        scoped(select(ChunkRow.id, ChunkRow.tsv), query.filters).where(
+        scoped(select(ChunkRow.id, ChunkRow.tsv), shape).where(
             ChunkRow.tsv.op("@@")(rarest)
         ),
         "text_candidates",
@@ -102,7 +99,7 @@ def text_list(query: SearchQuery, scan_rows: int | None = None) -> CTE:
     ranked = _materialized(
         select(candidates.c.id.label("chunk_id"), score.label("text_score"))
         .order_by(score.desc(), candidates.c.id)
-        .limit(query.depth),
+        .limit(bindparam("depth", type_=Integer)),
         "text_matches",
     )
     rank = func.row_number().over(order_by=(ranked.c.text_score.desc(), ranked.c.chunk_id))
@@ -119,3 +116,8 @@ def _materialized(query: Select[*tuple[Any, ...]], name: str) -> CTE:
     """A CTE computed once: PostgreSQL would otherwise inline a single-use CTE, re-running
     it once per row that refers to it."""
     return query.cte(name).prefix_with("MATERIALIZED")
+
+
+def scan_rows(depth: int, override: int | None = None) -> int:
+    """The full-text scan budget of a list `depth` deep (`override` if given)."""
+    return override if override is not None else SCAN_ROWS_PER_CANDIDATE * depth

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from pgvector.sqlalchemy import Vector
@@ -48,12 +49,14 @@ from sqlalchemy.orm import Session
 from ingest.tables import EMBEDDING_DIMENSION, ChunkRow, Document
 from retrieval.errors import InvalidQuery, SearchTimedOut
 from retrieval.filters import (
+    FilterShape,
     configure_index_scan,
+    filter_values,
     make_filters,
     scoped,
     statement_timeout,
 )
-from retrieval.fulltext import text_list
+from retrieval.fulltext import scan_rows, text_list
 from retrieval.threshold import DEFAULT_MIN_SCORE
 from retrieval.types import DEFAULT_CANDIDATES, Hit, SearchMode, SearchQuery
 
@@ -115,10 +118,10 @@ def run_search(
             field="query_vector",
         )
     configure_index_scan(session, depth=query.depth)
-    statement = build_statement(query, text_scan_rows=text_scan_rows)
+    statement, values = statement_for(query, text_scan_rows=text_scan_rows)
     with statement_timeout(session, timeout_ms):
         try:
-            rows = session.execute(statement).mappings().all()
+            rows = session.execute(statement, values).mappings().all()
         except OperationalError as exc:
             if isinstance(exc.orig, QueryCanceled):
                 raise SearchTimedOut(
@@ -131,16 +134,36 @@ def run_search(
 def build_statement(
     query: SearchQuery, *, text_scan_rows: int | None = None
 ) -> Select[*tuple[Any, ...]]:
-    """The single SELECT for `query`: ranked list CTE(s), fusion, threshold, `top_k`."""
-    vector = bindparam("query_vector", list(query.query_vector), type_=Vector(EMBEDDING_DIMENSION))
-    lists: list[CTE] = []
-    if query.mode in ("vector", "hybrid"):
-        lists.append(_vector_list(query, vector))
-    if query.mode in ("text", "hybrid") and query.query_text.strip():
-        lists.append(text_list(query, text_scan_rows))
-    vec = next((c for c in lists if c.name == "vector_list"), None)
-    txt = next((c for c in lists if c.name == "text_list"), None)
+    """The single SELECT for `query` with its values bound (for EXPLAIN and tests)."""
+    template, values = statement_for(query, text_scan_rows=text_scan_rows)
+    return template.params(values)
 
+
+def statement_for(
+    query: SearchQuery, *, text_scan_rows: int | None = None
+) -> tuple[Select[*tuple[Any, ...]], dict[str, Any]]:
+    """The statement for `query`'s shape (built once per shape: building one costs several
+    milliseconds of Python, more than the search itself) and the values for its parameters."""
+    with_text = query.mode in ("text", "hybrid") and bool(query.query_text.strip())
+    template = _template(query.mode, with_text, FilterShape.of(query.filters))
+    values = {
+        **filter_values(query.filters),
+        "query_vector": list(query.query_vector),
+        "query_text": query.query_text,
+        "depth": query.depth,
+        "scan_rows": scan_rows(query.depth, text_scan_rows),
+        "min_score": query.min_score,
+        "top_k": query.top_k,
+    }
+    return template, values
+
+
+@lru_cache(maxsize=64)
+def _template(mode: SearchMode, with_text: bool, shape: FilterShape) -> Select[*tuple[Any, ...]]:
+    """Ranked list CTE(s), fusion, threshold and `top_k`, every value a named parameter."""
+    vector = bindparam("query_vector", type_=Vector(EMBEDDING_DIMENSION))
+    vec = _vector_list(shape, vector) if mode in ("vector", "hybrid") else None
+    txt = text_list(shape) if with_text else None
     if vec is not None and txt is not None:
         fused_from: Any = vec.join(txt, vec.c.chunk_id == txt.c.chunk_id, full=True)
         chunk_id = func.coalesce(vec.c.chunk_id, txt.c.chunk_id)
@@ -150,9 +173,9 @@ def build_statement(
     vector_rank = vec.c.list_rank if vec is not None else null()
     text_rank = txt.c.list_rank if txt is not None else null()
     text_score = txt.c.text_score if txt is not None else null()
-    if query.mode == "hybrid":
+    if mode == "hybrid":
         fused_score: Any = _rrf(vec, txt)
-    elif query.mode == "text":
+    elif mode == "text":
         fused_score = text_score
     else:
         fused_score = 1 - vec.c.distance  # type: ignore[union-attr]
@@ -195,19 +218,19 @@ def build_statement(
         .select_from(fused)
         .join(ChunkRow, ChunkRow.id == fused.c.chunk_id)
         .join(Document, Document.id == ChunkRow.document_id)
-        .where(cosine >= query.min_score)
+        .where(cosine >= bindparam("min_score", type_=Float))
         .order_by(fused.c.fused_score.desc(), cosine.desc(), ChunkRow.id)
-        .limit(query.top_k)
+        .limit(bindparam("top_k", type_=Integer))
     )
 
 
-def _vector_list(query: SearchQuery, vector: Any) -> CTE:
-    """Nearest chunks by cosine distance, `depth` deep, via the HNSW index (iterative scan)."""
+def _vector_list(shape: FilterShape, vector: Any) -> CTE:
+    """Nearest chunks by cosine distance, `:depth` deep, via the HNSW index (iterative scan)."""
     distance = ChunkRow.embedding.cosine_distance(vector)
     nearest = (
-        scoped(select(ChunkRow.id.label("chunk_id"), distance.label("distance")), query.filters)
+        scoped(select(ChunkRow.id.label("chunk_id"), distance.label("distance")), shape)
         .order_by(distance)
-        .limit(query.depth)
+        .limit(bindparam("depth", type_=Integer))
         .cte("vector_nearest")
         .prefix_with("MATERIALIZED")  # computed once, re-sorted below (relaxed scan order)
     )
