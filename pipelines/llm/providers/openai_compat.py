@@ -123,23 +123,36 @@ class OpenAICompatProvider:
         return Completion(text, await self._estimate(params, text, request.model), finish)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
-        """Text pieces as they arrive, then usage (estimated if the server sent none)."""
+        """Text pieces as they arrive, then usage (estimated if the server sent none).
+
+        The chunks are read as plain JSON objects (the SDK's documented low-level `post`, with
+        its transport, retries, errors and Azure routing) rather than as SDK models: building
+        a `ChatCompletionChunk` per token costs ~0.1 ms of Python, the largest cost of a
+        streamed answer when a few hundred stream at once.
+        """
         params = self._params(request, stream=True)
+        timeout = params.pop("timeout")
         started = False
         usage: Usage | None = None
         finish: str | None = None
         parts: list[str] = []
         try:
-            sdk_stream = await self._client.chat.completions.create(**params)
+            sdk_stream = await self._client.post(
+                "/chat/completions", body=params, cast_to=object, stream=True,
+                stream_cls=openai.AsyncStream[object], options={"timeout": timeout})
             async with sdk_stream:
                 async for chunk in sdk_stream:
-                    if chunk.usage is not None:
-                        usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
-                    for choice in chunk.choices or []:
-                        if choice.index != 0:
+                    if not isinstance(chunk, dict):
+                        raise TypeError(f"stream chunk is {type(chunk).__name__}, not an object")
+                    if chunk.get("usage"):
+                        counts = chunk["usage"]
+                        usage = Usage(int(counts["prompt_tokens"]),
+                                      int(counts["completion_tokens"]))
+                    for choice in chunk.get("choices") or []:
+                        if choice.get("index", 0) != 0:
                             continue
-                        piece = _delta_text(choice.delta)
-                        finish = choice.finish_reason or finish
+                        piece = _delta_text(choice.get("delta"))
+                        finish = choice.get("finish_reason") or finish
                         if piece:
                             started = True
                             parts.append(piece)
@@ -200,14 +213,16 @@ class OpenAICompatProvider:
 
 
 def _delta_text(delta: Any) -> str:
-    """The text a streamed delta adds: content, or the forced tool call's argument piece."""
+    """The text a streamed delta (a JSON object) adds: content, or the forced tool call's
+    argument piece."""
     if delta is None:
         return ""
-    calls = getattr(delta, "tool_calls", None) or []
-    pieces = [c.function.arguments for c in calls if c.index == 0 and c.function is not None]
+    calls = delta.get("tool_calls") or []
+    pieces = [c["function"].get("arguments") for c in calls
+              if c.get("index", 0) == 0 and c.get("function") is not None]
     if pieces:
         return "".join(p for p in pieces if p)
-    content = delta.content
+    content = delta.get("content")
     if content is not None and not isinstance(content, str):
         raise TypeError(f"delta content is {type(content).__name__}, not text")
     return content or ""
