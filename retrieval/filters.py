@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVarTuple
 
-from sqlalchemy import ColumnElement, Select, Text, bindparam, text
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, Text, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
@@ -136,26 +136,22 @@ TENANT = bindparam("tenant", type_=Text)
 def filter_clauses(shape: FilterShape) -> list[ColumnElement[bool]]:
     """The WHERE predicates over `chunks` joined to `documents` that every ranked list applies
     (collection and ids on the chunk's own columns, which its indexes cover)."""
-    clauses: list[ColumnElement[bool]] = [ChunkRow.tenant_id == TENANT]
-    if shape.collection:
-        clauses.append(ChunkRow.collection == bindparam("collection", type_=Text))
-    if shape.document_ids:
-        clauses.append(ChunkRow.document_id.in_(bindparam("document_ids", expanding=True)))
-    return clauses + _document_state(shape)
+    return [ChunkRow.tenant_id == TENANT,
+            *_clauses(shape, collection=ChunkRow.collection, document_id=ChunkRow.document_id)]
 
 
 def document_clauses(shape: FilterShape) -> list[ColumnElement[bool]]:
     """The same filters on `documents` alone (a chunk's collection is its document's)."""
-    clauses: list[ColumnElement[bool]] = []
-    if shape.collection:
-        clauses.append(Document.collection == bindparam("collection", type_=Text))
-    if shape.document_ids:
-        clauses.append(Document.id.in_(bindparam("document_ids", expanding=True)))
-    return clauses + _document_state(shape)
+    return _clauses(shape, collection=Document.collection, document_id=Document.id)
 
 
-def _document_state(shape: FilterShape) -> list[ColumnElement[bool]]:
+def _clauses(shape: FilterShape, *, collection: SQLColumnExpression[str],
+             document_id: SQLColumnExpression[uuid.UUID]) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = [Document.tenant_id == TENANT, Document.status == "ready"]
+    if shape.collection:
+        clauses.append(collection == bindparam("collection", type_=Text))
+    if shape.document_ids:
+        clauses.append(document_id.in_(bindparam("document_ids", expanding=True)))
     if shape.metadata:
         clauses.append(Document.metadata_.contains(bindparam("metadata", type_=JSONB)))
     return clauses
