@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import AsyncGenerator
 from concurrent.futures import ThreadPoolExecutor
 
 import anyio
@@ -15,10 +16,12 @@ from pipelines.llm.errors import NoProviderAvailable, ProviderError
 from pipelines.llm.ledger import Ledger
 from pipelines.llm.providers.fake import FakeProvider, FakeStream
 from pipelines.llm.providers.openai_compat import OpenAICompatProvider
-from pipelines.llm.router import Failover, Finished, Started, StreamFailed
+from pipelines.llm.router import Failover, Finished, Router, RouterEvent, Started, StreamFailed
 from pipelines.llm.types import Capabilities, TextDelta, Usage
 from tests.llm import scripted_openai as so
 from tests.llm.routing_support import MESSAGES, FakeClock, collect, config, router, tenant
+
+RouterStream = AsyncGenerator[RouterEvent, None]
 
 
 def err(provider: str, *, retryable: bool = True, status: int = 500) -> ProviderError:
@@ -228,13 +231,18 @@ async def test_fallback_over_the_real_sdk_and_a_socket(
         await p.aclose()
 
 
+def six_words(engine: Engine, delay_s: float) -> tuple[Router, str, RouterStream]:
+    """A router with one cheap model, a tenant with $1 a day, and its six-word answer stream."""
+    cheap = FakeProvider("cheap", [FakeStream("one two three four five six", delay_s=delay_s)])
+    r = router(engine, config(budgets={"daily_usd": 1.0}), {"cheap": cheap})
+    t = tenant()
+    return r, t, r.stream("answer", t, MESSAGES, prompt="answer@v1")
+
+
 async def test_a_client_that_goes_away_books_a_cancelled_row_and_frees_the_budget(
     engine: Engine
 ) -> None:
-    cheap = FakeProvider("cheap", [FakeStream("one two three four five six", delay_s=0.01)])
-    r = router(engine, config(budgets={"daily_usd": 1.0}), {"cheap": cheap})
-    t = tenant()
-    stream = r.stream("answer", t, MESSAGES, prompt="answer@v1")
+    r, t, stream = six_words(engine, delay_s=0.01)
     seen = [await anext(stream) for _ in range(3)]  # Started + two tokens
     assert isinstance(seen[0], Started)
     assert (await r.budget.status(t)).reserved_usd > 0  # held while the call runs
@@ -251,10 +259,7 @@ async def test_a_cancelled_consumer_books_its_row_even_while_the_threads_are_bus
     # How an SSE response stops when its client hangs up: a cancel scope cancels the task that
     # waits for the next piece, and again at every await on its way out. The booking must land
     # even then, including when its worker thread is not free yet (one busy worker here).
-    cheap = FakeProvider("cheap", [FakeStream("one two three four five six", delay_s=0.05)])
-    r = router(engine, config(budgets={"daily_usd": 1.0}), {"cheap": cheap})
-    t = tenant()
-    stream = r.stream("answer", t, MESSAGES, prompt="answer@v1")
+    r, t, stream = six_words(engine, delay_s=0.05)
     assert isinstance(await anext(stream), Started)
     assert isinstance(await anext(stream), TextDelta)
     loop = asyncio.get_running_loop()
