@@ -36,7 +36,7 @@ from pipelines.answer_events import (
     Token,
     Usage,
 )
-from pipelines.llm.config import ModelConfig
+from pipelines.llm.config_model import ModelConfig
 from pipelines.llm.errors import LLMError
 from pipelines.llm.prompts import Prompt
 from pipelines.llm.router import (

@@ -28,7 +28,7 @@ from pipelines.extract.pages import Fitted, LexicalRanker, PageRanker, field_que
 from pipelines.extract.pages import render_pages as render
 from pipelines.extract.schemas import resolve_target
 from pipelines.llm.accounting import HOW_TO_CONFIGURE
-from pipelines.llm.config import ModelConfig
+from pipelines.llm.config_model import ModelConfig
 from pipelines.llm.router import RoutedCompletion, Router
 from pipelines.llm.tokens import count_messages, count_tokens
 from pipelines.llm.types import Message

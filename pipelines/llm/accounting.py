@@ -2,8 +2,9 @@
 
 One `CallState` follows a request through its attempts; the `Accountant` admits an attempt
 (reserve the estimate, claim the provider's breaker), books it (one ledger row with the actual
-cost, settled atomically against the reservation) and turns a request nobody served into the
-right error. Ledger writes run to their end even when the request is cancelled (see `_write`).
+cost, settled atomically against the reservation); `exhausted` and `unexpected_error` turn a
+request nobody served, or an attempt's surprise, into the right error. Ledger writes run to
+their end even when the request is cancelled (see `Accountant._write`).
 """
 
 from __future__ import annotations
@@ -167,3 +168,13 @@ def exhausted(call: CallState) -> LLMError:
     return NoProviderAvailable(
         f"no healthy model could take task {call.task!r} right now (circuit breakers open "
         f"or nothing eligible). {HOW_TO_CONFIGURE}", task=call.task)
+
+
+def unexpected_error(exc: BaseException, cand: Candidate) -> LLMError:
+    """What an attempt's unexpected failure raises (not retried on another candidate): an
+    LLMError passes through, anything else becomes a non-retryable ProviderError."""
+    if isinstance(exc, LLMError):
+        return exc
+    return ProviderError(f"{cand.model.provider}: unexpected {type(exc).__name__}: {exc}",
+                         provider=cand.model.provider, model=cand.model.id, retryable=False,
+                         kind="unexpected")

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from pipelines.llm.config import BudgetConfig
+from pipelines.llm.config_model import BudgetConfig
 from pipelines.llm.errors import BudgetExceeded
 from pipelines.llm.ledger import CallRecord, Ledger, UsageRow
 

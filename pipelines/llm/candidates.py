@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.llm.breaker import BreakerBoard
-from pipelines.llm.config import EXTRACTIVE_KIND, LLMConfig, ModelConfig
+from pipelines.llm.config_model import EXTRACTIVE_KIND, LLMConfig, ModelConfig
 from pipelines.llm.protocol import ChatProvider
 from pipelines.llm.tokens import count_messages
 from pipelines.llm.types import Message

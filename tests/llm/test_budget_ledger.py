@@ -18,7 +18,7 @@ from alembic.operations import Operations
 from sqlalchemy import Engine
 
 from pipelines.llm.budget import Budget
-from pipelines.llm.config import BudgetConfig
+from pipelines.llm.config_model import BudgetConfig
 from pipelines.llm.errors import BudgetExceeded
 from pipelines.llm.ledger import CallRecord, Ledger
 from pipelines.llm.providers.fake import FakeProvider
