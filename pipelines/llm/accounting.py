@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pipelines.llm.breaker import BreakerBoard
 from pipelines.llm.budget import Budget, Reservation
@@ -24,6 +24,8 @@ from pipelines.llm.metrics import LLMMetrics
 from pipelines.llm.router_events import Attempt
 from pipelines.llm.tokens import count_messages, count_tokens
 from pipelines.llm.types import Message, Usage
+
+T = TypeVar("T")
 
 HOW_TO_CONFIGURE = (
     "Configure a model: set OPENAI_API_KEY (plus OPENAI_BASE_URL for any OpenAI-compatible "
@@ -71,14 +73,14 @@ class Accountant:
         self.metrics = metrics
         self.breakers = breakers
         self.allow_downgrade = allow_downgrade
-        self._writing: set[asyncio.Task[None]] = set()  # strong refs until each write ends
+        self._writing: set[asyncio.Future[Any]] = set()  # strong refs until each write ends
 
     async def admit(self, call: CallState, cand: Candidate) -> Reservation | None:
         """Reserve the estimate and claim the breaker; None means skip this candidate.
 
         Raises BudgetExceeded when the budget refuses and downgrading is not allowed."""
         try:
-            reservation = await self.budget.reserve(call.tenant, cand.estimated_cost_usd)
+            reservation = await self._reserve(call.tenant, cand.estimated_cost_usd)
         except BudgetExceeded as exc:
             self.metrics.budget_refusals.labels(call.task).inc()
             call.budget_refusal = exc
@@ -86,7 +88,7 @@ class Accountant:
                 raise
             return None
         if not self.breakers.get(cand.model.provider).allow():
-            await self.budget.release(reservation)
+            await self._write(self.budget.release(reservation))
             return None
         return reservation
 
@@ -148,10 +150,30 @@ class Accountant:
         task of its own that the caller's cancellation does not reach; the caller waits for it
         (and sees its errors) unless it is cancelled first.
         """
-        task = asyncio.ensure_future(write)
+        await asyncio.shield(self._own(write))
+
+    async def _reserve(self, tenant: str, amount_usd: float) -> Reservation:
+        """`budget.reserve`, without leaving a reservation behind when the caller is cancelled
+        while it is being made (its thread may already be inserting the row): the reservation
+        is then released as soon as it exists, instead of holding budget until it goes stale.
+        """
+        task = self._own(self.budget.reserve(tenant, amount_usd))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(self._release_orphan)
+            raise
+
+    def _release_orphan(self, task: asyncio.Future[Reservation]) -> None:
+        if not task.cancelled() and task.exception() is None:
+            self._own(self.budget.release(task.result()))
+
+    def _own(self, work: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
+        """`work` as a task this object keeps a reference to until it ends."""
+        task = asyncio.ensure_future(work)
         self._writing.add(task)
         task.add_done_callback(self._writing.discard)
-        await asyncio.shield(task)
+        return task
 
 
 def exhausted(call: CallState) -> LLMError:

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import anyio
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from pipelines.llm.breaker import BreakerBoard
 from pipelines.llm.errors import NoProviderAvailable, ProviderError
@@ -281,6 +281,31 @@ async def test_a_cancelled_consumer_books_its_row_even_while_the_threads_are_bus
         rows = await Ledger(engine).calls(tenant=t)
     assert [x.outcome for x in rows] == ["cancelled"]
     assert (await r.budget.status(t)).reserved_usd == 0
+
+
+async def test_a_request_cancelled_while_its_budget_is_reserved_leaves_no_reservation(
+    engine: Engine
+) -> None:
+    # The reservation's thread is already inserting the row (held up here by another holder of
+    # the tenant's budget lock) when the request is cancelled: the row is made anyway, and
+    # must be released rather than hold the budget until it goes stale.
+    r, t, stream = six_words(engine, delay_s=0.01)
+    with engine.connect() as holder:
+        holder.execute(text("SELECT pg_advisory_lock(hashtextextended(:k, 0))"),
+                       {"k": f"lectern.llm.budget:{t}"})
+        try:
+            with anyio.move_on_after(0.3) as scope:
+                await anext(stream)
+            assert scope.cancelled_caught
+        finally:
+            holder.execute(text("SELECT pg_advisory_unlock_all()"))
+            holder.commit()
+    for _ in range(100):
+        await asyncio.sleep(0.02)
+        if (await r.budget.status(t)).reserved_usd == 0:
+            break
+    assert (await r.budget.status(t)).reserved_usd == 0
+    assert await Ledger(engine).calls(tenant=t) == []  # nothing was called, nothing booked
 
 
 async def test_extraction_gets_the_schema_and_only_structured_models(engine: Engine) -> None:
