@@ -79,7 +79,8 @@ from bench.common import bench_database, format_table, write_results
 
 DATABASE = "lectern_bench_query"
 CODE_UNDER_TEST = ("retrieval/search.py", "retrieval/filters.py", "retrieval/context.py",
-                   "pipelines/answer.py", "pipelines/llm/router.py", "app/routes/ask.py",
+                   "pipelines/answer.py", "pipelines/llm/router.py", "pipelines/llm/streaming.py",
+                   "pipelines/search_gate.py", "retrieval/fulltext.py", "app/routes/ask.py",
                    "app/sse.py", "app/deps.py", "app/auth.py", "ingest/embedding.py")
 TICK_S = 0.01
 
