@@ -26,6 +26,7 @@ from app.database import (
     upgrade,
 )
 from app.embedded_db import EmbeddedDatabase
+from app.search_metrics import SearchGateMetrics
 from app.settings import Settings
 from ingest.cleanup import TextCleaner
 from ingest.embedding import Embedder, SentenceTransformerEmbedder, default_model_path
@@ -160,7 +161,8 @@ def build_container(
             metrics_registry=llm.registry,
             cleaner=llm.cleaner,
             ocr_pool=_start_ocr_pool(settings) if with_ocr else None,
-            search_gate=SearchGate(settings.search_concurrency),
+            search_gate=SearchGate(settings.search_concurrency,
+                                   observer=SearchGateMetrics(llm.registry)),
             database=database,
         )
     except BaseException:

@@ -3,7 +3,8 @@
 Everything lives on the container's `CollectorRegistry` (never the global one): the LLM
 layer's collectors (`pipelines.llm.metrics`: attempt latency, time to first token, tokens and
 cost by provider/model/task, cache hits, provider errors, fallbacks, budget refusals, breaker
-state) and the HTTP ones here: request duration and time to the first response byte (for SSE,
+state), the search gate's (`app.search_metrics`: searches waiting and running, time waited)
+and the HTTP ones here: request duration and time to the first response byte (for SSE,
 the first event: the pipeline's time to first token as a client sees it), by method, route
 template and status. Unauthenticated like `/healthz`: no label carries a tenant.
 """
