@@ -10,7 +10,10 @@ JSON as data. The stream always ends with `done` or `error`:
 - upstream ending without `done` becomes `error` with code `stream_incomplete`.
 
 Whatever happens, upstream is closed (shielded from the cancellation, bounded in time), which
-is what stops the provider call when a client disconnects.
+is what stops the provider call when a client disconnects. That `finally` runs only if the
+generator was started; `AnswerEventSource`, the response the ask route returns, closes the
+answer again when the response ends however it ends (the client gone before the first byte,
+the body never iterated), so the answer's owner never depends on the garbage collector.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import anyio
-from sse_starlette import JSONServerSentEvent, ServerSentEvent
+from sse_starlette import EventSourceResponse, JSONServerSentEvent, ServerSentEvent
+from starlette.types import Receive, Scope, Send
 
 from pipelines.answer_events import TERMINAL_EVENTS, AnswerEvent
 
@@ -77,3 +81,18 @@ async def _close(events: AsyncIterator[AnswerEvent]) -> None:
             await aclose()
         except Exception:
             log.exception("closing the answer stream failed")
+
+
+class AnswerEventSource(EventSourceResponse):
+    """The SSE response of an answer, and its owner: `events` framed by `answer_sse`, and
+    closed when the response ends, whether or not the SSE body was ever iterated."""
+
+    def __init__(self, events: AsyncIterator[AnswerEvent], **options: Any) -> None:
+        super().__init__(answer_sse(events), **options)
+        self.events = events
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await _close(self.events)

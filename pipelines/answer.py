@@ -8,9 +8,10 @@ messages *builder*, so every candidate model gets the sources that fit its own c
 and waits for the router's first event: errors that stop the answer before any text exists
 (`BudgetExceeded` 402, `NoProviderAvailable` 503, `ProviderError` 502) are raised from
 `answer()` itself, while the caller can still answer with a plain HTTP error. The returned
-generator then yields `Meta`, `Sources`, `Token`..., `Usage`, `Done`, or ends with
+`AnswerStream` then yields `Meta`, `Sources`, `Token`..., `Usage`, `Done`, or ends with
 `AnswerError` (which keeps the partial text) when the answer broke after tokens were sent.
-A `Handover` marks a mid-stream failover where another model continues the answer.
+A `Handover` marks a mid-stream failover where another model continues the answer. The caller
+owns the stream: closing it closes the model call, read or not (see `pipelines.answer_stream`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from pipelines.answer_events import (
     Token,
     Usage,
 )
+from pipelines.answer_stream import AnswerStream
 from pipelines.llm.config_model import ModelConfig
 from pipelines.llm.errors import LLMError
 from pipelines.llm.prompts import Prompt
@@ -59,8 +61,8 @@ from retrieval.threshold import DEFAULT_MIN_SCORE
 from retrieval.types import Context, Hit, SearchMode
 
 __all__ = ["DEFAULT_MAX_CONTEXT_TOKENS", "INSUFFICIENT_EVIDENCE", "AnswerError", "AnswerEvent",
-           "Done", "Handover", "Meta", "Question", "Sources", "Token", "Usage", "answer",
-           "retrieve"]
+           "AnswerStream", "Done", "Handover", "Meta", "Question", "Sources", "Token", "Usage",
+           "answer", "retrieve"]
 
 TASK = "answer"
 PROMPT = "answer"  # the latest version in the registry; the exact `answer@vN` is recorded
@@ -120,8 +122,9 @@ async def answer(session: Session, *, tenant: str, question: Question, embedder:
                  router: Router, request_id: str | None = None,
                  max_context_tokens: int = DEFAULT_MAX_CONTEXT_TOKENS,
                  gate: SearchGate | None = None, search_timeout_ms: int = SEARCH_TIMEOUT_MS,
-                 ) -> AsyncGenerator[AnswerEvent, None]:
-    """Retrieve, then start the routed answer; returns its event stream (see the module doc).
+                 ) -> AnswerStream:
+    """Retrieve, then start the routed answer; returns its event stream (see the module doc),
+    which the caller must close (`aclose()` or `async with`) whether or not it reads it.
 
     Raises retrieval's 422 errors, and the router's `BudgetExceeded`, `NoProviderAvailable`
     or `ProviderError` when no model produced a first token (nothing was streamed yet).
@@ -132,7 +135,7 @@ async def answer(session: Session, *, tenant: str, question: Question, embedder:
                           gate=gate, timeout_ms=search_timeout_ms)
     clock.retrieved()
     if not hits:
-        return _insufficient(request_id, clock)
+        return AnswerStream(_insufficient(request_id, clock))
     prompt = router.prompts.get(PROMPT)
     out = router.config.policy(TASK).max_output_tokens
     fitter = await asyncio.to_thread(_Fitter, prompt, question.text, hits, out,
@@ -146,7 +149,7 @@ async def answer(session: Session, *, tenant: str, question: Question, embedder:
     except BaseException:
         await stream.aclose()
         raise
-    return _relay(first, stream, fitter, clock)
+    return AnswerStream(_relay(first, stream, fitter, clock), owns=stream)
 
 
 @dataclass
@@ -209,7 +212,8 @@ class _Fitter:
 
 async def _relay(first: RouterEvent, stream: AsyncGenerator[RouterEvent, None], fitter: _Fitter,
                  clock: _Clock) -> AsyncGenerator[AnswerEvent, None]:
-    """Router events → answer events; closing this generator closes the provider stream."""
+    """Router events → answer events; once started, closing it closes the provider stream
+    (the `AnswerStream` around it closes that stream in any case)."""
     sent: list[str] = []
     context: Context | None = None
     async with aclosing(stream):

@@ -4,8 +4,9 @@ Thin: validate the body, call `pipelines.answer.answer`, frame the events. SSE w
 says `"stream": true` (the default) or the client sends `Accept: text/event-stream`; one JSON
 object for `"stream": false`. Errors before any answer text exists (invalid filters 422,
 budget 402, no model 503, provider failures 502) are plain JSON error responses; after that
-the SSE stream carries them as an `error` event. A client that disconnects closes the answer
-stream, which closes the provider call.
+the SSE stream carries them as an `error` event. The response owns the answer stream and
+closes it when it ends (a client that disconnects, even before the first event, included),
+which closes the provider call.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sse_starlette import EventSourceResponse
 
 from app.auth import resolve_tenant
 from app.deps import ContainerDep, SessionDep
 from app.errors import error_response
-from app.sse import answer_sse
+from app.sse import AnswerEventSource
 from pipelines import answer as answering
 
 router = APIRouter(prefix="/v1", tags=["ask"])
@@ -83,7 +83,7 @@ async def ask(body: AskBody, request: Request, container: ContainerDep, session:
         router=container.llm_router, request_id=getattr(request.state, "request_id", None),
         gate=container.search_gate, search_timeout_ms=container.settings.search_timeout_ms)
     if wants_sse(request, body):
-        return EventSourceResponse(answer_sse(events), ping=PING_INTERVAL_S)
+        return AnswerEventSource(events, ping=PING_INTERVAL_S)
     result = await answering.collect(events)
     error = result["error"]
     if error is not None:

@@ -1,16 +1,18 @@
-"""SSE framing without HTTP: event names and JSON data, and the `done`/`error` ending."""
+"""SSE framing without HTTP: event names and JSON data, and the `done`/`error` ending; the
+answer's response closes the answer even when its SSE body never started."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, MutableMapping
 from typing import Any
 
+import pytest
 from sse_starlette import ServerSentEvent
 
-from app.sse import answer_sse
+from app.sse import AnswerEventSource, answer_sse
 from pipelines.answer_events import (
     AnswerError,
     AnswerEvent,
@@ -21,6 +23,7 @@ from pipelines.answer_events import (
     Token,
     Usage,
 )
+from pipelines.answer_stream import AnswerStream
 from pipelines.llm.errors import BudgetExceeded
 from retrieval.types import Source
 
@@ -159,3 +162,31 @@ async def test_closing_the_sse_generator_closes_upstream() -> None:
     await sse.aclose()
 
     assert upstream.closed
+
+
+async def test_the_answer_response_closes_the_model_stream_when_its_body_never_started() -> None:
+    model_closed: list[bool] = []
+
+    async def model_stream() -> AsyncGenerator[str, None]:
+        try:
+            yield "first token"
+            await asyncio.Event().wait()
+        finally:
+            model_closed.append(True)
+
+    model = model_stream()
+    assert await anext(model) == "first token"  # started, as `answer()` starts the router's
+    relay = Upstream([META, Done()])  # its generator is never started below
+    response = AnswerEventSource(AnswerStream(relay.generator, owns=model))
+
+    async def receive() -> MutableMapping[str, Any]:
+        await asyncio.Event().wait()  # the client never says it left
+        return {}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        raise OSError("the client went away before the first byte")
+
+    with pytest.raises(OSError, match="before the first byte"):
+        await response({"type": "http", "method": "POST", "headers": []}, receive, send)
+
+    assert model_closed == [True] and not relay.closed  # relay never ran: nothing to close

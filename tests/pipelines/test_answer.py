@@ -239,3 +239,19 @@ async def test_collect_gives_the_same_content_as_one_object(
     assert result["meta"]["provider"] == "small" and result["finish_reason"] == "stop"
     assert [s["n"] for s in result["sources"]] == [1, 2]
     assert result["usage"]["cost_usd"] > 0
+
+
+async def test_an_answer_closed_before_it_is_read_closes_the_provider_stream_and_books_it(
+        db_session: Session, engine: Engine, embedder: SentenceTransformerEmbedder,
+        tenant: str, corpus: dict[str, uuid.UUID]) -> None:
+    small = FakeProvider("small", [REPLY])
+    r = make_router(engine, config(), {"small": small, "big": FakeProvider("big")})
+    events = await answer(db_session, tenant=tenant, question=Question(WARRANTY_QUESTION),
+                          embedder=embedder, router=r, request_id="never-read-" + tenant)
+    assert small.open_streams == 1  # answer() waited for the first token: the call is live
+
+    await events.aclose()  # the consumer never iterated (an SSE body that never started)
+
+    assert small.open_streams == 0  # closed by aclose itself, not later by the GC
+    rows = await Ledger(engine).calls(request_id="never-read-" + tenant)
+    assert [(x.provider, x.outcome) for x in rows] == [("small", "cancelled")]

@@ -55,7 +55,9 @@ class FakeProvider:
     Each call to `stream` or `complete` takes the next reply: a `str` is streamed in word
     pieces, an `Exception` is raised before the first token, a `FakeStream` is played as
     scripted. With the queue empty, `default_reply` is used, or a non-retryable
-    `ProviderError` says the fake ran out. Every request is appended to `calls`.
+    `ProviderError` says the fake ran out. Every request is appended to `calls`;
+    `open_streams` counts the streams started and not yet ended or closed (a test of who
+    closes a half-read stream looks at it).
     `timeout_s` is accepted for uniformity with the other kinds and ignored.
     """
 
@@ -71,6 +73,7 @@ class FakeProvider:
     ) -> None:
         self.name = name
         self.calls: list[ChatRequest] = []
+        self.open_streams = 0
         self._replies: deque[Reply] = deque(replies)
         self._capabilities = capabilities or Capabilities(structured="json_schema")
         self._usage = usage
@@ -101,14 +104,18 @@ class FakeProvider:
         """The next reply in word pieces, then one `StreamEnd` (or the scripted failure)."""
         script = self._next(request)
         pieces = word_pieces(script.text)
-        for index, piece in enumerate(pieces):
-            if script.fail_after is not None and index >= script.fail_after:
-                raise self._failure(script, request, emitted=index)
-            await asyncio.sleep(script.delay_s)
-            yield TextDelta(piece)
-        if script.fail_after is not None:
-            raise self._failure(script, request, emitted=len(pieces))
-        yield StreamEnd(self._usage_for(script, request), script.finish_reason)
+        self.open_streams += 1
+        try:
+            for index, piece in enumerate(pieces):
+                if script.fail_after is not None and index >= script.fail_after:
+                    raise self._failure(script, request, emitted=index)
+                await asyncio.sleep(script.delay_s)
+                yield TextDelta(piece)
+            if script.fail_after is not None:
+                raise self._failure(script, request, emitted=len(pieces))
+            yield StreamEnd(self._usage_for(script, request), script.finish_reason)
+        finally:
+            self.open_streams -= 1
 
     def _next(self, request: ChatRequest) -> FakeStream:
         self.calls.append(request)
