@@ -68,7 +68,7 @@ from bench._support import (
 from bench.common import bench_database, format_table, load_embedder, write_results
 from ingest.embedding import Embedder
 from ingest.ocr import UPRIGHT_CONFIDENCE, OcrPage
-from ingest.ocr_pool import OcrPool, PageOcr
+from ingest.ocr_pool import OcrPool, PageOcr, PageTask, worker_engine
 from ingest.pipeline import IngestContext, IngestResult
 from ingest.tables import Document
 from ingest.textlayer import open_pdf, render_page
@@ -233,41 +233,19 @@ class FastDespeckleOcr:
 def _read_raw(mode: str, size: tuple[int, int], info: dict[str, Any], data: bytes
               ) -> tuple[int, OcrPage]:
     """Worker task: rebuild the page from raw pixels and read it."""
-    from ingest import ocr_pool
-
-    engine = ocr_pool._worker_engine
-    assert engine is not None
     image = Image.frombytes(mode, size, data)
     image.info.update(info)
-    return os.getpid(), engine.read(image)
+    return os.getpid(), worker_engine().read(image)
 
 
 class RawPixelOcrPool(OcrPool):
-    """`OcrPool` whose `map` sends raw pixels (mode, size, bytes) rather than PNG."""
+    """`OcrPool` that hands pages to its workers as raw pixels (mode, size, bytes) rather than
+    PNG; everything else, `map` included, is the real pool's."""
 
-    def map(self, images: Iterable[Image.Image]) -> Iterator[OcrPage]:
-        """See `OcrPool.map` (same look-ahead of two pages per worker)."""
-        from collections import deque
-        from concurrent.futures import Future
-
-        executor = self._ensure_executor()
-        pending: deque[Future[tuple[int, OcrPage]]] = deque()
-        source = iter(images)
-        try:
-            while True:
-                while len(pending) < 2 * self.workers:
-                    image = next(source, None)
-                    if image is None:
-                        break
-                    info = {"dpi": image.info["dpi"]} if "dpi" in image.info else {}
-                    pending.append(executor.submit(_read_raw, image.mode, image.size, info,
-                                                   image.tobytes()))
-                if not pending:
-                    return
-                yield self._result(pending.popleft())
-        finally:
-            for future in pending:
-                future.cancel()
+    def page_task(self, image: Image.Image) -> PageTask:
+        """See `OcrPool.page_task`."""
+        info = {"dpi": image.info["dpi"]} if "dpi" in image.info else {}
+        return _read_raw, (image.mode, image.size, info, image.tobytes())
 
 
 # --------------------------------------------------------------------------- the raw side

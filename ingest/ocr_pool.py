@@ -1,9 +1,10 @@
 """Running OCR over many page images: in worker processes (`OcrPool`) or inline (`SerialOcr`).
 
 Both offer `map(images) -> Iterator[OcrPage]`, yielding results in input order; the ingest
-stage `read_pages` takes either. The pool sends each image to a worker as PNG bytes, keeps a
-bounded number of pages in flight (so a 500-page scan is never all in memory), and turns a
-dead or stuck worker into `OcrFailed` instead of a hang.
+stage `read_pages` takes either. The pool sends each image to a worker as PNG bytes (its
+`page_task`, which a subclass may replace to hand pages over another way), keeps a bounded
+number of pages in flight (so a 500-page scan is never all in memory), and turns a dead or
+stuck worker into `OcrFailed` instead of a hang.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 from PIL import Image
 
@@ -27,6 +28,9 @@ from ingest.errors import IngestError, OcrFailed
 from ingest.ocr import OcrEngine, OcrPage, TesseractOcr
 
 EngineFactory = Callable[[], OcrEngine]
+PageTask = tuple[Callable[..., tuple[int, OcrPage]], tuple[Any, ...]]
+"""A page on its way to a worker: a module-level function the worker runs and its picklable
+arguments; the function returns (the worker's pid, the page's `OcrPage`)."""
 
 
 class PageOcr(Protocol):
@@ -65,13 +69,18 @@ def _init_worker(factory: EngineFactory) -> None:
     _worker_engine = factory()
 
 
-def _read_png(png: bytes) -> tuple[int, OcrPage]:
-    """Worker task: decode one page image and read it; returns (worker pid, result)."""
+def worker_engine() -> OcrEngine:
+    """The engine of this OCR worker process (for `PageTask` functions, which run there)."""
     if _worker_engine is None:  # pragma: no cover - the initializer always runs first
         raise OcrFailed("OCR worker was not initialised")
+    return _worker_engine
+
+
+def _read_png(png: bytes) -> tuple[int, OcrPage]:
+    """Worker task: decode one page image and read it; returns (worker pid, result)."""
     with Image.open(io.BytesIO(png)) as image:
         image.load()
-        return os.getpid(), _worker_engine.read(image)
+        return os.getpid(), worker_engine().read(image)
 
 
 def _to_png(image: Image.Image) -> bytes:
@@ -133,13 +142,22 @@ class OcrPool:
                     image = next(source, None)
                     if image is None:
                         break
-                    pending.append(executor.submit(_read_png, _to_png(image)))
+                    task, args = self.page_task(image)
+                    pending.append(executor.submit(task, *args))
                 if not pending:
                     return
                 yield self._result(pending.popleft())
         finally:
             for future in pending:
                 future.cancel()
+
+    def page_task(self, image: Image.Image) -> PageTask:
+        """How `map` hands `image` to a worker: as PNG bytes (small to pickle, lossless).
+
+        A subclass may send pages another way and keep `map` as it is (`bench/ingest.py`
+        measures a raw-pixel hand-off this way).
+        """
+        return _read_png, (_to_png(image),)
 
     def _result(self, future: Future[tuple[int, OcrPage]]) -> OcrPage:
         try:
