@@ -63,8 +63,18 @@ def serve(
     worker: Annotated[
         bool, typer.Option(help="run in-process ingestion workers [env LECTERN_INPROCESS_WORKER]")
     ] = True,
+    web_workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="HTTP worker processes [env LECTERN_WEB_WORKERS]"),
+    ] = None,
 ) -> None:
     """Migrate the database, start in-process workers, and serve the HTTP API."""
+    settings = _settings(host=host, port=port, web_workers=web_workers)
+    inprocess = worker and settings.inprocess_worker
+    if settings.web_workers > 1:  # before anything imports prometheus_client: see web_workers
+        _serve_workers(settings, inprocess)
+        return
+
     import uvicorn
 
     from app.container import build_container
@@ -72,8 +82,6 @@ def serve(
     from app.main import create_app
     from app.workers import start_inprocess
 
-    settings = _settings(host=host, port=port)
-    inprocess = worker and settings.inprocess_worker
     try:
         container = build_container(settings, migrate=True, with_ocr=inprocess)
     except DatabaseSetupError as exc:
@@ -96,6 +104,20 @@ def serve(
             log.info("stopping in-process workers")
             workers.stop()
         container.close()
+
+
+def _serve_workers(settings: Settings, inprocess: bool) -> None:
+    """`serve` with several HTTP worker processes (`app.web_workers`); exits non-zero on error."""
+    from app.database import DatabaseSetupError
+    from app.web_workers import serve_workers
+
+    try:
+        status = serve_workers(settings, inprocess=inprocess)
+    except DatabaseSetupError as exc:
+        err.print(f"[red]database:[/red] {exc}")
+        raise typer.Exit(1) from None
+    if status:
+        raise typer.Exit(status)
 
 
 def _finish_after_stop_signals() -> None:

@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    web_workers: PositiveInt = 1  # HTTP worker processes of `lectern serve`
     config_file: Path | None = Field(default=None, validation_alias="LECTERN_CONFIG")
     embedding_model: str | None = None
     embedding_batch_size: PositiveInt = 32

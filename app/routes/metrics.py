@@ -11,12 +11,19 @@ template and status. Unauthenticated like `/healthz`: no label carries a tenant.
 
 from __future__ import annotations
 
+import os
 import time
 from weakref import WeakKeyDictionary
 
 from fastapi import APIRouter
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.deps import ContainerDep
@@ -88,8 +95,16 @@ class HttpMetricsMiddleware:
 
 @router.get("/metrics", include_in_schema=False)
 def metrics(container: ContainerDep) -> Response:
-    """Every collector of the container's registry, breaker states refreshed first."""
+    """Every collector of the container's registry, breaker states refreshed first.
+
+    Under `serve --workers N` (`PROMETHEUS_MULTIPROC_DIR` set, see `app.web_workers`) the
+    samples every process wrote there, added up, gauges by their `multiprocess_mode`.
+    """
     llm = container.llm_router
     for provider in llm.providers:
         llm.metrics.breaker_changed(provider, llm.breakers.get(provider).state)
-    return Response(generate_latest(container.metrics_registry), media_type=CONTENT_TYPE_LATEST)
+    registry = container.metrics_registry
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()  # fresh, so nothing else registers into it
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

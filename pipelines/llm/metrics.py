@@ -50,7 +50,8 @@ class LLMMetrics:
             ["task"], namespace=ns, registry=r)
         self.breaker = Gauge(
             "llm_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
-            ["provider"], namespace=ns, registry=r)
+            ["provider"], namespace=ns, registry=r,
+            multiprocess_mode="livemax")  # several processes: the worst live breaker
 
     def breaker_changed(self, provider: str, state: BreakerState) -> None:
         """Listener for BreakerBoard(on_change=...)."""
