@@ -2,7 +2,8 @@
 
 Opening guards against decompression bombs by checking each frame's pixel count against
 `Limits.max_image_pixels` before any pixel is decoded (Pillow's `Image.open` only reads the
-header). The ink measure lets OCR notice when it has skipped part of a page.
+header). The ink measures let OCR notice when it has skipped part of a page, and when the
+characters are too small for it to read well.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
+from scipy import ndimage
 
 from ingest.errors import CorruptDocument, ImageTooLarge, TooManyPages
 from ingest.types import Limits
@@ -129,6 +132,27 @@ def text_cells(mask: Image.Image, cell: int) -> int:
     means = mask.reduce(cell)
     cutoff = round(255 * TEXT_CELL_DENSITY)
     return means.point(lambda v: 255 if v >= cutoff else 0).histogram()[255]
+
+
+def character_size(gray: Image.Image) -> float:
+    """Median size in pixels of the page's ink blobs shaped like characters; 0 when it has none.
+
+    A blob's size is the longer side of its bounding box, so a page scanned sideways measures
+    the same as upright. Specks under 4 pixels, and blobs over a tenth of the page or much
+    wider than tall (rules, merged words), are not counted. Dot-matrix print measures as its
+    dots, i.e. small: callers must treat a small size as "maybe small", not as fact.
+    """
+    pixels = np.asarray(ink_mask(gray)) > 0
+    labels, _count = ndimage.label(pixels)
+    height, width = pixels.shape
+    sizes = []
+    for found in ndimage.find_objects(labels):
+        if found is None:
+            continue
+        rows, cols = found[0].stop - found[0].start, found[1].stop - found[1].start
+        if 4 <= rows <= height / 10 and cols <= width / 10 and cols <= 3 * rows:
+            sizes.append(max(rows, cols))
+    return float(np.median(sizes)) if sizes else 0.0
 
 
 def uncovered_text_ratio(gray: Image.Image, boxes: list[Box], dpi: int) -> float:

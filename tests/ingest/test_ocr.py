@@ -19,7 +19,7 @@ from reportlab.lib.pagesizes import letter
 from reportlab.pdfgen.canvas import Canvas
 
 from ingest.errors import OcrFailed
-from ingest.images import uncovered_text_ratio
+from ingest.images import character_size, uncovered_text_ratio
 from ingest.ocr import OcrPage, TesseractOcr
 from ingest.ocr_pool import OcrPool, SerialOcr
 from ingest.textlayer import render_page
@@ -92,6 +92,32 @@ def test_receipt() -> None:
     assert cer(page.text, reference_pages("receipt")[0]) < 0.03
     assert "GREENLEAF MARKET" in page.text
     assert any(line.split() == ["TOTAL", "39.97"] for line in page.text.splitlines())
+    assert page.scale == 1, "characters of normal size are read as they are"
+
+
+def _shrunk(image: Image.Image, factor: float) -> Image.Image:
+    small = image.resize((round(image.width * factor), round(image.height * factor)),
+                         Image.Resampling.LANCZOS)
+    small.info["dpi"] = tuple(d * factor for d in image.info["dpi"])
+    return small
+
+
+def test_small_characters_are_read_enlarged() -> None:
+    small = _shrunk(Image.open(SAMPLES / "receipt.png"), 0.4)  # a 80 dpi photo of it
+    reference, engine = reference_pages("receipt")[0], TesseractOcr()
+    assert cer(engine.single_pass(small).text, reference) > 0.08, "precondition: misread"
+    page = engine.read(small)
+    assert page.scale == 2
+    assert cer(page.text, reference) < 0.03
+
+
+def test_character_size_follows_the_print_not_the_orientation() -> None:
+    gray = Image.open(SAMPLES / "receipt.png").convert("L")
+    size = character_size(gray)
+    assert 12 <= size <= 20
+    assert character_size(gray.rotate(90, expand=True)) == size
+    assert abs(character_size(_shrunk(Image.open(SAMPLES / "receipt.png"), 0.5)) - size / 2) <= 1
+    assert character_size(Image.new("L", (200, 100), 255)) == 0.0
 
 
 def test_sideways_page_is_turned_upright() -> None:
