@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.query                       # all three parts
     .venv/bin/python -m bench.query --parts search --queries 100
     .venv/bin/python -m bench.query --parts ttft streams --streams 200 --tokens 60
+    .venv/bin/python -m bench.query --parts streams --web-workers 1 2
 
 1. **search**: `retrieval.search.search` at `--chunks` (100,000) chunks, p50/p95 per mode
    (vector, text, hybrid), with no filter and with a selective one (a collection holding 1% of
@@ -27,6 +28,9 @@
    a tick more than 50 ms late). Baseline: the same number of streams straight from the scripted
    server through the `openai` SDK. `--stream-provider fake` puts a `FakeProvider` sleeping 20 ms
    per token inside the server instead (no provider HTTP), isolating lectern's own cost.
+   `--web-workers 1 2` then runs the same streams through the real `lectern serve --workers N`
+   for each N (scripted model, same direct baseline, which is run again at the end), with the
+   CPU the serving processes used (in cores) and their memory.
 
 Everything is on loopback and bounded in time (`--deadline`). The load average is recorded
 with every part. Results: `bench/results/query.json`.
@@ -55,6 +59,16 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from bench._serve import (
+    TICK_S,
+    concurrent_streams,
+    direct_fake_streams,
+    serve_summary,
+    start_serve,
+    stop_serve,
+    summarise_streams,
+    tree_cpu_s,
+)
 from bench._support import (
     CENTROIDS,
     RARE_COLLECTION,
@@ -65,7 +79,6 @@ from bench._support import (
     code_versions,
     direct_streams,
     ensure_corpus,
-    lag_summary,
     load_line,
     machine_load,
     make_corpus,
@@ -81,8 +94,8 @@ DATABASE = "lectern_bench_query"
 CODE_UNDER_TEST = ("retrieval/search.py", "retrieval/filters.py", "retrieval/context.py",
                    "pipelines/answer.py", "pipelines/llm/router.py", "pipelines/llm/streaming.py",
                    "pipelines/search_gate.py", "retrieval/fulltext.py", "app/routes/ask.py",
-                   "app/sse.py", "app/deps.py", "app/auth.py", "ingest/embedding.py")
-TICK_S = 0.01
+                   "app/sse.py", "app/deps.py", "app/auth.py", "ingest/embedding.py",
+                   "app/web_workers.py", "app/routes/metrics.py")
 
 
 # =========================================================================== 1. search
@@ -333,40 +346,14 @@ def ttft_part(engine: Engine, url: str, tmp: Path, samples: int, tokens: int) ->
 # =========================================================================== 3. streams
 
 
-async def direct_fake_streams(n: int, tokens: int) -> list[Stream]:
-    """The baseline for the fake provider: `n` of its 20 ms/token streams read directly."""
-    from pipelines.llm.providers.fake import FakeProvider, FakeStream
-    from pipelines.llm.types import ChatRequest, Message, TextDelta
-
-    reply = " ".join(f"word{n % 97}" for n in range(tokens))
-    provider = FakeProvider("bench", [FakeStream(reply, delay_s=0.02)] * n)
-    request = ChatRequest(messages=(Message("user", "question"),), model="bench-model")
-
-    async def one() -> Stream:
-        out = Stream()
-        started = time.perf_counter()
-        async for item in provider.stream(request):
-            if isinstance(item, TextDelta):
-                out.tokens += 1
-                if out.ttft is None:
-                    out.ttft = time.perf_counter() - started
-        out.done = True
-        out.duration = time.perf_counter() - started
-        return out
-
-    return list(await asyncio.gather(*(one() for _ in range(n))))
-
-
 def streams_part(url: str, tmp: Path, n: int, tokens: int, deadline: float,
-                 provider: str) -> dict[str, Any]:
+                 provider: str, web_workers: Sequence[int] = ()) -> dict[str, Any]:
     """`n` concurrent `/v1/ask` streams at ~50 tokens/s: errors, TTFT, duration, loop lag.
 
     `provider` "scripted": the scripted OpenAI server in its own process, reached through the
     `openai` SDK adapter; "fake": a `FakeProvider` inside the server sleeping 20 ms per token
     (no provider HTTP: isolates lectern's own cost per token).
     """
-    import httpx
-
     qs = questions()
     children: list[subprocess.Popen[bytes]] = []
     lectern_file = _free_port_file(tmp, f"lectern-{provider}")
@@ -387,115 +374,59 @@ def streams_part(url: str, tmp: Path, n: int, tokens: int, deadline: float,
             stop_child(child)
         raise
     try:
-        async def run() -> tuple[list[Stream], list[float], list[float], float]:
-            limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=n + 10)
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{lport}",
-                                         timeout=deadline, limits=limits) as client:
-                for q in qs[:3]:
-                    await ask_stream(client, q, 4)
-                await client.post("/_bench/lag", params={"reset": True})
-                client_lags: list[float] = []
-
-                async def tick() -> None:
-                    loop = asyncio.get_running_loop()
-                    while True:
-                        started = loop.time()
-                        await asyncio.sleep(TICK_S)
-                        client_lags.append(loop.time() - started - TICK_S)
-
-                ticker = asyncio.create_task(tick())
-                started = time.perf_counter()
-                tasks = [asyncio.create_task(ask_stream(client, qs[(100 + i) % len(qs)], 4))
-                         for i in range(n)]
-                await asyncio.wait(tasks, timeout=deadline)
-                wall = time.perf_counter() - started
-                streams = []
-                for task in tasks:
-                    if task.done():
-                        streams.append(task.result())
-                    else:
-                        task.cancel()
-                        streams.append(Stream(error=f"not finished within {deadline:g}s"))
-                ticker.cancel()
-                lag = (await client.post("/_bench/lag", params={"reset": True})).json()
-                return list(streams), lag["lag_s"], client_lags, wall
-
         load_before = machine_load()
-        streams, server_lags, client_lags, wall = asyncio.run(run())
+        cpu_before = tree_cpu_s(lectern.pid)
+        streams, server_lags, client_lags, wall = asyncio.run(
+            concurrent_streams(lport, qs, n, deadline, server_lag=True))
+        cpu = tree_cpu_s(lectern.pid) - cpu_before
+        stop_child(lectern)
         direct_started = time.perf_counter()
         if provider == "scripted":
             direct = asyncio.run(direct_streams(f"http://127.0.0.1:{sport}/v1", n))
         else:
             direct = asyncio.run(direct_fake_streams(n, tokens))
         direct_wall = time.perf_counter() - direct_started
+        out = summarise_streams(streams, direct, server_lags, client_lags, wall, direct_wall,
+                                load_before, tokens)
+        out["server_cpu_cores"] = round(cpu / wall, 2)
+        print(f"  server process: {out['server_cpu_cores']} cores busy on average")
+        if web_workers:
+            out["web_workers"] = {str(w): served_streams(url, sport, tmp, w, qs, n, tokens,
+                                                         deadline, direct, direct_wall)
+                                  for w in web_workers}
+            started = time.perf_counter()
+            again = asyncio.run(direct_streams(f"http://127.0.0.1:{sport}/v1", n))
+            out["direct_after"] = {"wall_s": round(time.perf_counter() - started, 2),
+                                   "errors": sum(s.error is not None for s in again)}
+            print(f"  direct baseline again: wall {out['direct_after']['wall_s']} s; "
+                  f"{load_line()}")
     finally:
         for child in reversed(children):
             stop_child(child)
-    return summarise_streams(streams, direct, server_lags, client_lags, wall, direct_wall,
-                             load_before, tokens)
-
-
-def summarise_streams(streams: list[Stream], direct: list[Stream], server_lags: list[float],
-                      client_lags: list[float], wall: float, direct_wall: float,
-                      load_before: dict[str, Any], tokens: int) -> dict[str, Any]:
-    errors = [s.error for s in streams if s.error]
-    derrors = [s.error for s in direct if s.error]
-
-    def dist(values: Sequence[float]) -> dict[str, float]:
-        return {"p50": round(percentile(values, 50), 3), "p95": round(percentile(values, 95), 3),
-                "max": round(max(values, default=float("nan")), 3)}
-
-    ttft = [s.ttft for s in streams if s.ttft is not None]
-    dttft = [s.ttft for s in direct if s.ttft is not None]
-    rate = [s.tokens / (s.duration - s.ttft) for s in streams
-            if s.ttft is not None and s.duration > s.ttft and s.tokens > 1]
-    drate = [s.tokens / (s.duration - s.ttft) for s in direct
-             if s.ttft is not None and s.duration > s.ttft and s.tokens > 1]
-    out: dict[str, Any] = {
-        "streams": len(streams), "tokens_per_stream": tokens,
-        "errors": len(errors), "error_samples": sorted(set(errors))[:5],
-        "incomplete_tokens": sum(s.tokens != tokens for s in streams if not s.error),
-        "wall_s": round(wall, 2),
-        "ttft_s": dist(ttft), "ttft_over_10s": sum(t > 10 for t in ttft),
-        "server_retrieval_s": dist([s.retrieval_ms / 1000 for s in streams
-                                    if s.retrieval_ms is not None]),
-        "server_ttft_s": dist([s.server_ttft_ms / 1000 for s in streams
-                               if s.server_ttft_ms is not None]),
-        "ttft_min_s": round(min(ttft, default=float("nan")), 3),
-        "duration_s": dist([s.duration for s in streams]),
-        "tokens_per_s_per_stream": dist(rate),
-        "server_loop_lag": lag_summary(server_lags),
-        "client_loop_lag": lag_summary(client_lags),
-        "direct_baseline": {"errors": len(derrors), "wall_s": round(direct_wall, 2),
-                            "ttft_s": dist(dttft),
-                            "duration_s": dist([s.duration for s in direct]),
-                            "tokens_per_s_per_stream": dist(drate)},
-        "load_before": load_before, "load_after": machine_load(),
-    }
-    out["wall_ratio_vs_direct"] = round(wall / direct_wall, 2)
-    srv = out["server_loop_lag"]
-    print(f"  inside the server: retrieval p50/p95 {out['server_retrieval_s']['p50']}/"
-          f"{out['server_retrieval_s']['p95']} s, answer() to first token p50/p95 "
-          f"{out['server_ttft_s']['p50']}/{out['server_ttft_s']['p95']} s; first stream's "
-          f"TTFT {out['ttft_min_s']} s")
-    print(f"  {len(streams)} concurrent /v1/ask streams of {tokens} tokens: errors "
-          f"{len(errors)} (direct baseline errors {len(derrors)}); wall {wall:.1f}s vs direct "
-          f"{direct_wall:.1f}s ({out['wall_ratio_vs_direct']}×)")
-    print(f"  TTFT p50/p95/max {out['ttft_s']['p50']}/{out['ttft_s']['p95']}/"
-          f"{out['ttft_s']['max']} s, {out['ttft_over_10s']} over 10 s (direct "
-          f"{out['direct_baseline']['ttft_s']['p50']}/"
-          f"{out['direct_baseline']['ttft_s']['p95']} s); per-stream rate p50 "
-          f"{out['tokens_per_s_per_stream']['p50']} tok/s (direct "
-          f"{out['direct_baseline']['tokens_per_s_per_stream']['p50']})")
-    for name, lag in (("server", srv), ("client (baseline: same machine, light work)",
-                                        out["client_loop_lag"])):
-        print(f"  {name} event loop: lag p50 {lag['p50_ms']} ms, p99 {lag['p99_ms']} ms, max "
-              f"{lag['max_ms']} ms; {lag['stalls_over_50ms']} stalls >50 ms ({lag['stalled_s']} "
-              f"s), {lag['over_100ms']} >100 ms, {lag['over_250ms']} >250 ms over "
-              f"{lag['ticks']} ticks")
-    if errors:
-        print(f"  error samples: {out['error_samples']}")
     return out
+
+
+def served_streams(url: str, sport: int, tmp: Path, workers: int, qs: Sequence[str], n: int,
+                   tokens: int, deadline: float, direct: list[Stream],
+                   direct_wall: float) -> dict[str, Any]:
+    """The same streams against `lectern serve --workers N` (the CLI, scripted model)."""
+    print(f"{n} concurrent streams through `lectern serve --workers {workers}`; {load_line()}",
+          flush=True)
+    child, port, _ = start_serve(url, f"http://127.0.0.1:{sport}/v1", workers, tmp)
+    try:
+        load_before = machine_load()
+        cpu_before = tree_cpu_s(child.pid)
+        streams, _, client_lags, wall = asyncio.run(
+            concurrent_streams(port, qs, n, deadline, server_lag=False))
+        cpu = tree_cpu_s(child.pid) - cpu_before
+        out = summarise_streams(streams, direct, [], client_lags, wall, direct_wall,
+                                load_before, tokens)
+        out["serve"] = serve_summary(child, cpu, wall)
+        print(f"  serving processes: {out['serve']['cores_used']} cores busy on average, "
+              f"{out['serve']['rss_mb']} MB resident")
+        return out
+    finally:
+        stop_serve(child)
 
 
 # =========================================================================== main
@@ -531,7 +462,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 print(f"{args.streams} concurrent streams at ~50 tokens/s; {load_line()}",
                       flush=True)
                 results["streams"] = streams_part(url, Path(tmp), args.streams, args.tokens,
-                                                  args.deadline, args.stream_provider)
+                                                  args.deadline, args.stream_provider,
+                                                  args.web_workers)
         finally:
             engine.dispose()
     results["load_end"] = machine_load()
@@ -568,7 +500,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="OMP_WAIT_POLICY=PASSIVE for torch (proposed; default as shipped)")
     parser.add_argument("--deadline", type=float, default=300.0,
                         help="seconds the concurrent streams may take in all")
+    parser.add_argument("--web-workers", type=int, nargs="*", default=[], metavar="N",
+                        help="also run the streams through `lectern serve --workers N` for "
+                             "each N (scripted provider only)")
     args = parser.parse_args(argv)
+    if args.web_workers and args.stream_provider != "scripted":
+        parser.error("--web-workers needs --stream-provider scripted")
     if args.command == "serve":
         serve_lectern(args.port_file, args.database_url, args.provider, args.openai_url,
                       args.tokens, args.delay)
