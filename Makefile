@@ -16,6 +16,7 @@ TESSERACT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd
 
 help:
 	@echo "make run    install everything, migrate the database, serve on 127.0.0.1:8000"
+	@echo "           (LECTERN_WEB_WORKERS=N make run: N HTTP worker processes)"
 	@echo "make test   install everything, then lint (ruff, mypy --strict) and the test suite"
 	@echo "make lint   ruff and mypy only"
 
