@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from app.auth import resolve_tenant
@@ -47,3 +47,10 @@ def get_tenant(request: Request, session: SessionDep) -> str:
 
 
 TenantDep = Annotated[str, Depends(get_tenant)]
+
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="at most this many items")]
+"""A listing's page size (each route sets its own default)."""
+
+Offset = Annotated[int, Query(ge=0, description="skip this many items")]
+"""How many of a listing's items to skip before its page."""

@@ -7,15 +7,18 @@ never exposing `tenant_id`, stored bytes or embeddings.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ingest.tables import ChunkRow, Document, Page
+from ingest.store import Counted
+from ingest.tables import Base, ChunkRow, Document, Page
 from pipelines.tables import Job
 
 T = TypeVar("T")
+RowT = TypeVar("RowT", bound=Base)
 
 
 class DocumentOut(BaseModel):
@@ -145,9 +148,22 @@ class PageOut(BaseModel):
 
 
 class Listing(BaseModel, Generic[T]):
-    """A page of results: `items` after skipping `offset`, at most `limit` of them."""
+    """A page of results: `items` after skipping `offset`, at most `limit` of them, and `total`,
+    so a client knows how many pages there are without walking past the end."""
 
     items: list[T]
     limit: int
     offset: int
-    total: int | None = Field(default=None, description="all matches, when known")
+    total: int = Field(
+        description="all of the tenant's items matching the request's filters, whatever "
+        "`limit` and `offset` (also when `offset` is past the end and `items` is empty)"
+    )
+
+
+def listing(
+    found: Counted[RowT], item: Callable[[RowT], T], *, limit: int, offset: int
+) -> Listing[T]:
+    """The response of a listing endpoint: each found row through `item`, with the total."""
+    return Listing(
+        items=[item(row) for row in found.rows], total=found.total, limit=limit, offset=offset
+    )

@@ -143,7 +143,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         sessions = session_factory(engine)
         with sessions() as session:
             session.execute(delete(Job).where(Job.tenant_id == TENANT))
-            for doc in ingest_job.list_documents(session, tenant=TENANT, limit=1000):
+            for doc in ingest_job.list_documents(session, tenant=TENANT, limit=1000).rows:
                 ingest_job.delete_document(session, tenant=TENANT, document_id=doc.id)
             session.commit()
         ledger = Ledger(engine)
@@ -154,7 +154,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             document_id, ingest_s = ingest(sessions, ctx, data / "img" / f"{name}.jpg")
             key = json.loads((data / "key" / f"{name}.json").read_text(encoding="utf-8"))
             with sessions() as session:
-                pages = ingest_job.list_pages(session, tenant=TENANT, document_id=document_id)
+                pages = ingest_job.list_pages(session, tenant=TENANT, document_id=document_id).rows
                 ocr = "\n".join(p.raw_text for p in pages)
                 started = time.perf_counter()
                 result = await extract_document(

@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from ingest.tables import Base, ChunkRow, Document, DocumentFile, Page
 from ingest.types import Chunk, CleanPage, Sniffed
@@ -23,6 +25,34 @@ SECTION_JOINER = " > "
 """How a chunk's `section_path` is flattened into its `section` column (searched as text)."""
 
 RowT = TypeVar("RowT", bound=Base)
+
+
+@dataclass(frozen=True)
+class Counted(Generic[RowT]):
+    """One page of a listing (`rows`) and how many rows match its filters in all (`total`),
+    whatever the limit and offset, so a caller can tell how many pages there are."""
+
+    rows: list[RowT]
+    total: int
+
+
+def _counted(
+    session: Session,
+    query: Select[RowT],
+    order_by: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]],
+    *,
+    limit: int,
+    offset: int,
+) -> Counted[RowT]:
+    """The page of `query` in `order_by` order, and the count of every row `query` matches.
+
+    Both statements share `query`'s WHERE clause (so its tenant filter) and the caller's
+    transaction; they are two statements, so under READ COMMITTED a commit landing between
+    them can make `total` differ from the rows by that commit's rows.
+    """
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = list(session.scalars(query.order_by(*order_by).limit(limit).offset(offset)))
+    return Counted(rows=rows, total=int(total or 0))
 
 
 def insert_document(
@@ -87,15 +117,15 @@ def list_newest(
     equal: Mapping[str, object | None],
     limit: int,
     offset: int,
-) -> list[RowT]:
+) -> Counted[RowT]:
     """A page of the tenant's rows of `table` (one with `tenant_id`, `created_at` and `id`
     columns), newest first, keeping those whose column named by each key of `equal` holds its
-    value; a None value filters nothing."""
+    value (a None value filters nothing), with the count of all rows so kept."""
     wanted = {column: value for column, value in equal.items() if value is not None}
     columns = table.__table__.c
     query = select(table).filter_by(tenant_id=tenant, **wanted)
-    query = query.order_by(columns.created_at.desc(), columns.id).limit(limit).offset(offset)
-    return list(session.scalars(query))
+    order = (columns.created_at.desc(), columns.id)
+    return _counted(session, query, order, limit=limit, offset=offset)
 
 
 def list_documents(
@@ -106,8 +136,9 @@ def list_documents(
     status: str | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> list[Document]:
-    """The tenant's documents, newest first, optionally by collection and status."""
+) -> Counted[Document]:
+    """A page of the tenant's documents, newest first, optionally by collection and status,
+    with the count of all of them."""
     return list_newest(session, Document, tenant=tenant,
                        equal={"collection": collection, "status": status},
                        limit=limit, offset=offset)
@@ -221,29 +252,18 @@ def delete_document(session: Session, *, tenant: str, document_id: uuid.UUID) ->
 
 def list_chunks(
     session: Session, *, tenant: str, document_id: uuid.UUID, limit: int = 100, offset: int = 0
-) -> list[ChunkRow]:
-    """The tenant's chunks of one document in reading order (by ordinal)."""
-    return list(
-        session.scalars(
-            select(ChunkRow)
-            .where(ChunkRow.document_id == document_id, ChunkRow.tenant_id == tenant)
-            .order_by(ChunkRow.ordinal)
-            .limit(limit)
-            .offset(offset)
-        )
-    )
+) -> Counted[ChunkRow]:
+    """A page of the tenant's chunks of one document in reading order (by ordinal), with the
+    count of all of them."""
+    query = select(ChunkRow).where(ChunkRow.document_id == document_id,
+                                   ChunkRow.tenant_id == tenant)
+    return _counted(session, query, (ChunkRow.ordinal,), limit=limit, offset=offset)
 
 
 def list_pages(
     session: Session, *, tenant: str, document_id: uuid.UUID, limit: int = 100, offset: int = 0
-) -> list[Page]:
-    """The tenant's pages of one document, by page number, with raw and cleaned text."""
-    return list(
-        session.scalars(
-            select(Page)
-            .where(Page.document_id == document_id, Page.tenant_id == tenant)
-            .order_by(Page.page_no)
-            .limit(limit)
-            .offset(offset)
-        )
-    )
+) -> Counted[Page]:
+    """A page of the tenant's pages of one document, by page number, with raw and cleaned
+    text, and the count of all of them."""
+    query = select(Page).where(Page.document_id == document_id, Page.tenant_id == tenant)
+    return _counted(session, query, (Page.page_no,), limit=limit, offset=offset)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from ingest import store
 from ingest.sniff import sniff
+from ingest.store import Counted
 from ingest.tables import ChunkRow, Document, Page
 from ingest.types import Limits
 from pipelines.errors import DocumentNotFound, JobNotFound, JobWaitTimeout
@@ -145,14 +146,16 @@ def get_document(session: Session, *, tenant: str, document_id: uuid.UUID) -> Do
 
 
 list_documents = store.list_documents
-"""The tenant's documents, newest first, optionally of one collection or status (the store's
-listing as is: it already filters on the tenant and needs no not-found check)."""
+"""A page of the tenant's documents, newest first, optionally of one collection or status, and
+their total (the store's listing as is: it already filters on the tenant and needs no
+not-found check)."""
 
 
 def list_chunks(
     session: Session, *, tenant: str, document_id: uuid.UUID, limit: int = 100, offset: int = 0
-) -> list[ChunkRow]:
-    """The document's chunks in order; DocumentNotFound if the tenant has no such document."""
+) -> Counted[ChunkRow]:
+    """A page of the document's chunks in order and their total; DocumentNotFound if the
+    tenant has no such document."""
     get_document(session, tenant=tenant, document_id=document_id)
     return store.list_chunks(
         session, tenant=tenant, document_id=document_id, limit=limit, offset=offset
@@ -161,8 +164,9 @@ def list_chunks(
 
 def list_pages(
     session: Session, *, tenant: str, document_id: uuid.UUID, limit: int = 100, offset: int = 0
-) -> list[Page]:
-    """The document's pages in order; DocumentNotFound if the tenant has no such document."""
+) -> Counted[Page]:
+    """A page of the document's pages in order and their total; DocumentNotFound if the
+    tenant has no such document."""
     get_document(session, tenant=tenant, document_id=document_id)
     return store.list_pages(
         session, tenant=tenant, document_id=document_id, limit=limit, offset=offset
@@ -196,8 +200,9 @@ def list_jobs(
     status: str | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> list[Job]:
-    """The tenant's jobs, newest first, optionally of one document or status."""
+) -> Counted[Job]:
+    """A page of the tenant's jobs, newest first, optionally of one document or status, and
+    their total."""
     return store.list_newest(session, Job, tenant=tenant,
                              equal={"document_id": document_id, "status": status},
                              limit=limit, offset=offset)

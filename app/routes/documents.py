@@ -12,15 +12,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
-from app.deps import ContainerDep, SessionDep, TenantDep
-from app.schemas import ChunkOut, DocumentOut, JobOut, Listing, PageOut, SubmissionOut
+from app.deps import ContainerDep, Limit, Offset, SessionDep, TenantDep
+from app.schemas import ChunkOut, DocumentOut, JobOut, Listing, PageOut, SubmissionOut, listing
 from app.uploads import parse_metadata, read_bounded
 from pipelines import ingest_job
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
-
-Limit = Annotated[int, Query(ge=1, le=1000, description="at most this many items")]
-Offset = Annotated[int, Query(ge=0, description="skip this many items")]
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
@@ -63,10 +60,10 @@ def list_documents(
     offset: Offset = 0,
 ) -> Listing[DocumentOut]:
     """The tenant's documents, newest first, optionally of one collection or status."""
-    rows = ingest_job.list_documents(
+    listed = ingest_job.list_documents(
         session, tenant=tenant, collection=collection, status=status, limit=limit, offset=offset
     )
-    return Listing(items=[DocumentOut.of(r) for r in rows], limit=limit, offset=offset)
+    return listing(listed, DocumentOut.of, limit=limit, offset=offset)
 
 
 @router.get("/{document_id}")
@@ -84,10 +81,10 @@ def list_chunks(
     offset: Offset = 0,
 ) -> Listing[ChunkOut]:
     """The document's chunks in reading order, with pages and section paths."""
-    rows = ingest_job.list_chunks(
+    listed = ingest_job.list_chunks(
         session, tenant=tenant, document_id=document_id, limit=limit, offset=offset
     )
-    return Listing(items=[ChunkOut.of(r) for r in rows], limit=limit, offset=offset)
+    return listing(listed, ChunkOut.of, limit=limit, offset=offset)
 
 
 @router.get("/{document_id}/pages")
@@ -99,10 +96,10 @@ def list_pages(
     offset: Offset = 0,
 ) -> Listing[PageOut]:
     """The document's pages: raw and cleaned text, method (text/ocr), OCR confidence."""
-    rows = ingest_job.list_pages(
+    listed = ingest_job.list_pages(
         session, tenant=tenant, document_id=document_id, limit=limit, offset=offset
     )
-    return Listing(items=[PageOut.of(r) for r in rows], limit=limit, offset=offset)
+    return listing(listed, PageOut.of, limit=limit, offset=offset)
 
 
 @router.delete("/{document_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -1,16 +1,33 @@
-"""`/v1/jobs/{id}`: the state of an ingestion job, for polling after an upload."""
+"""`/v1/jobs`: the state of an ingestion job, for polling after an upload, and the listing."""
 
 from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
-from app.deps import SessionDep, TenantDep
-from app.schemas import JobOut
+from app.deps import Limit, Offset, SessionDep, TenantDep
+from app.schemas import JobOut, Listing, listing
 from pipelines import ingest_job
+from pipelines.tables import JOB_STATUSES
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+
+@router.get("")
+def list_jobs(
+    session: SessionDep,
+    tenant: TenantDep,
+    document_id: uuid.UUID | None = None,
+    status: str | None = Query(default=None, pattern=f"^({'|'.join(JOB_STATUSES)})$"),
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Listing[JobOut]:
+    """The tenant's jobs, newest first, optionally of one document or status."""
+    listed = ingest_job.list_jobs(
+        session, tenant=tenant, document_id=document_id, status=status, limit=limit, offset=offset
+    )
+    return listing(listed, JobOut.of, limit=limit, offset=offset)
 
 
 @router.get("/{job_id}")

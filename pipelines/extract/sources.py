@@ -44,8 +44,8 @@ def document_pages(session: Session, *, tenant: str, document_id: uuid.UUID) -> 
     while True:
         batch = ingest_job.list_pages(session, tenant=tenant, document_id=document_id,
                                       limit=PAGE_BATCH, offset=len(pages))
-        pages += [PageText(p.page_no, p.text) for p in batch]
-        if len(batch) < PAGE_BATCH:
+        pages += [PageText(p.page_no, p.text) for p in batch.rows]
+        if len(pages) >= batch.total or not batch.rows:
             return pages
 
 
@@ -73,7 +73,8 @@ def ingest_upload(
         document = submission.document
         job_id = submission.job.id if submission.job is not None else None
         if job_id is None and document.status == "processing":
-            jobs = ingest_job.list_jobs(session, tenant=tenant, document_id=document.id, limit=1)
+            jobs = ingest_job.list_jobs(session, tenant=tenant, document_id=document.id,
+                                        limit=1).rows
             job_id = jobs[0].id if jobs else None
     if job_id is not None:
         job = ingest_job.wait_for_job(session_factory, tenant=tenant, job_id=job_id,

@@ -96,13 +96,13 @@ def test_write_corpus_marks_ready_and_replaces_on_rerun(db_session: Session) -> 
     )  # a second run must not duplicate
     db_session.refresh(doc)
     assert (doc.status, doc.page_count, doc.chunk_count) == ("ready", 2, 3)
-    rows = store.list_chunks(db_session, tenant="acme", document_id=doc.id)
+    rows = store.list_chunks(db_session, tenant="acme", document_id=doc.id).rows
     assert [r.ordinal for r in rows] == [0, 1, 2]
     assert rows[1].section == "Report > Part 1" and rows[1].section_path == ["Report", "Part 1"]
     assert (rows[1].page_start, rows[1].char_start, rows[1].char_end) == (2, 10, 16)
     assert len(rows[0].embedding) == 384 and rows[0].tenant_id == "acme"
     assert rows[0].collection == doc.collection
-    pages = store.list_pages(db_session, tenant="acme", document_id=doc.id)
+    pages = store.list_pages(db_session, tenant="acme", document_id=doc.id).rows
     assert [(p.page_no, p.raw_text, p.cleanup) for p in pages] == [
         (1, "raw 1", "skipped"),
         (2, "raw 2", "skipped"),
@@ -134,14 +134,18 @@ def test_write_corpus_rejects_mismatched_embeddings(db_session: Session) -> None
 
 def test_reads_are_tenant_filtered(db_session: Session) -> None:
     doc = _document(db_session, tenant="a")
-    chunks = _chunks(1)
+    chunks = _chunks(2)
     store.write_corpus(
         db_session, document=doc, pages=_pages(1), chunks=chunks, embeddings=_vectors(chunks)
     )
     assert store.get_document(db_session, tenant="b", document_id=doc.id) is None
-    assert store.list_chunks(db_session, tenant="b", document_id=doc.id) == []
-    assert store.list_pages(db_session, tenant="b", document_id=doc.id) == []
-    assert store.list_documents(db_session, tenant="b") == []
+    for listing in (
+        store.list_chunks(db_session, tenant="b", document_id=doc.id),
+        store.list_pages(db_session, tenant="b", document_id=doc.id),
+        store.list_documents(db_session, tenant="b"),
+    ):
+        assert (listing.rows, listing.total) == ([], 0), "neither rows nor a count leak"
+    assert store.list_chunks(db_session, tenant="a", document_id=doc.id).total == 2
     assert not store.delete_document(db_session, tenant="b", document_id=doc.id)
     assert store.get_document(db_session, tenant="a", document_id=doc.id) is not None
 
@@ -155,16 +159,16 @@ def test_list_documents_filters_and_pages(db_session: Session) -> None:
         document_id=docs[0].id,
         error={"code": "corrupt_document", "message": "bad", "details": {}},
     )
-    assert len(store.list_documents(db_session, tenant=tenant)) == 3
-    assert {d.id for d in store.list_documents(db_session, tenant=tenant, collection="x")} == {
-        docs[0].id,
-        docs[1].id,
-    }
+    assert len(store.list_documents(db_session, tenant=tenant).rows) == 3
+    in_x = store.list_documents(db_session, tenant=tenant, collection="x")
+    assert ({d.id for d in in_x.rows}, in_x.total) == ({docs[0].id, docs[1].id}, 2)
     failed = store.list_documents(db_session, tenant=tenant, status="failed")
-    assert [d.id for d in failed] == [docs[0].id]
+    assert ([d.id for d in failed.rows], failed.total) == ([docs[0].id], 1)
     first = store.list_documents(db_session, tenant=tenant, limit=2)
     rest = store.list_documents(db_session, tenant=tenant, limit=2, offset=2)
-    assert len(first) == 2 and len(rest) == 1 and rest[0].id not in {d.id for d in first}
+    assert len(first.rows) == 2 and len(rest.rows) == 1
+    assert rest.rows[0].id not in {d.id for d in first.rows}
+    assert first.total == rest.total == 3
 
 
 def test_delete_cascades_to_file_pages_and_chunks(db_session: Session) -> None:
