@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from pipelines.llm.config import parse_config
 from tests.answer_corpus import WARRANTY_QUESTION
 from tests.e2e.ask_support import ask_sse
+from tests.e2e.processes import free_port, wait_until_up
 from tests.e2e.test_ask_api import embedder, start, world  # noqa: F401  (module fixtures)
 
 EVAL_MODEL = Path("/var/tmp/lectern-models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf")
@@ -45,9 +43,7 @@ pytestmark = pytest.mark.skipif(not (_server_installed() and _gguf()), reason=SK
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`python -m llama_cpp.server` on a free loopback port; yields its `/v1` URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(_gguf()),
                "--model_alias", "lectern-eval", "--host", "127.0.0.1", "--port", str(port),
                "--n_ctx", "2048", "--n_threads", "2"]
@@ -56,17 +52,8 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited: {log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{base}/models", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "llama_cpp.server did not start in 120 s"
-            time.sleep(0.25)
+        wait_until_up(process, f"{base}/models", timeout_s=120, what="llama_cpp.server",
+                      output=log.read_text, interval_s=0.25)
         yield base
     finally:
         process.terminate()

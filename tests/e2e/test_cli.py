@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,14 +21,9 @@ import pytest
 
 from tests.conftest import DatabaseFactory
 from tests.e2e.conftest import Server
+from tests.e2e.processes import free_port, wait_until_up
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _lectern(*args: str, env: dict[str, str], timeout: float = 120) -> str:
@@ -52,7 +45,7 @@ def cli_env(fresh_database_url: DatabaseFactory, tmp_path: Path) -> dict[str, st
     return {
         **os.environ,
         "LECTERN_DATABASE_URL": fresh_database_url(migrated=False),
-        "LECTERN_PORT": str(_free_port()),
+        "LECTERN_PORT": str(free_port()),
         "LECTERN_DATA_DIR": str(tmp_path / "data"),
         "LECTERN_OCR_WORKERS": "1",
     }
@@ -70,17 +63,9 @@ def served(cli_env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[str]
         text=True,
     )
     url = f"http://127.0.0.1:{cli_env['LECTERN_PORT']}"
-    deadline = time.monotonic() + 180
     try:
-        while True:
-            assert process.poll() is None, process.communicate()[0]
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "serve did not become healthy"
-            time.sleep(0.5)
+        wait_until_up(process, f"{url}/healthz", timeout_s=180, what="lectern serve",
+                      output=lambda: process.communicate()[0])
         yield url, process
     finally:
         if process.poll() is None:

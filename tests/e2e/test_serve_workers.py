@@ -14,10 +14,8 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import DatabaseFactory
 from tests.e2e.conftest import wait_for_job
+from tests.e2e.processes import free_port, wait_until_up
 
 REPO = Path(__file__).resolve().parents[2]
 STARTUP_S = 180.0  # the parent and each worker load the embedding model on 2 busy cores
@@ -43,16 +42,10 @@ class Served:
     port: int
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def served(fresh_database_url: DatabaseFactory, tmp_path: Path) -> Iterator[Served]:
     """`lectern serve` with LECTERN_WEB_WORKERS=2 until healthy; killed (tree) if left running."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "LECTERN_DATABASE_URL": fresh_database_url(migrated=False),
            "LECTERN_PORT": str(port), "LECTERN_DATA_DIR": str(tmp_path / "data"),
            "LECTERN_OCR_WORKERS": "1", "LECTERN_WEB_WORKERS": "2"}
@@ -61,16 +54,8 @@ def served(fresh_database_url: DatabaseFactory, tmp_path: Path) -> Iterator[Serv
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + STARTUP_S
-        while True:
-            assert process.poll() is None, process.communicate()[0]
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "serve --workers 2 did not become healthy"
-            time.sleep(0.5)
+        wait_until_up(process, f"{url}/healthz", timeout_s=STARTUP_S,
+                      what="lectern serve --workers 2", output=lambda: process.communicate()[0])
         yield Served(process, url, port)
     finally:
         if process.poll() is None:
