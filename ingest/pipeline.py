@@ -8,10 +8,11 @@ deleted, the process is shutting down) stops the run between pages or batches.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from PIL import Image
@@ -24,8 +25,10 @@ from ingest.headings import document_fonts
 from ingest.ocr import OcrPage, TesseractOcr
 from ingest.ocr_pool import PageOcr, SerialOcr
 from ingest.read_pages import read_pages
+from ingest.running_lines import drop_running_lines
 from ingest.types import Chunk, CleanPage, Limits, PageText, Sniffed
 
+log = logging.getLogger(__name__)
 Stage = Literal["reading", "ocr", "cleanup", "chunking", "embedding", "storing"]
 STAGES: tuple[Stage, ...] = ("reading", "ocr", "cleanup", "chunking", "embedding", "storing")
 
@@ -138,13 +141,18 @@ def read_stage(
 
 
 def cleanup_stage(pages: list[PageText], ctx: IngestContext) -> list[CleanPage]:
-    """Every page normalised (and OCR pages repaired by the cleaner, when guarded-safe)."""
+    """Every page without its running headers and footers, normalised (and OCR pages repaired
+    by the cleaner, when guarded-safe); each page's `raw_text` stays as it was read."""
     total = len(pages)
-    fonts = document_fonts(pages)  # heading levels ranked over the whole document, not per page
+    bodies, dropped = drop_running_lines(pages)
+    if dropped:
+        log.info("dropped %d running header/footer lines from %d pages", dropped, total)
+    fonts = document_fonts(bodies)  # heading levels ranked over the whole document, not per page
     cleaned: list[CleanPage] = []
-    for done, page in enumerate(pages):
+    for done, (page, body) in enumerate(zip(pages, bodies, strict=True)):
         ctx.on_progress("cleanup", done, total)
-        cleaned.append(clean_page(page, ctx.cleaner, ctx.cleanup_bounds, fonts=fonts))
+        clean = clean_page(body, ctx.cleaner, ctx.cleanup_bounds, fonts=fonts)
+        cleaned.append(replace(clean, raw_text=page.text))
     ctx.on_progress("cleanup", total, total)
     if not any(page.text.strip() for page in cleaned):
         raise NoReadableText("the document has no readable text", pages=total)
