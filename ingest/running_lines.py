@@ -8,7 +8,9 @@ last few non-blank lines of each page across the document, with digits normalise
 a line must recur in the same zone (top or bottom) on at least `MIN_PAGES` pages and on a clear
 majority of them, or on nearly every page of one parity (books alternate a title and a chapter
 header), and numbers that change from page to page must count up like a page number, so
-the totals at the foot of a table stay; a page never loses all of its text.
+the totals at the foot of a table stay; a page never loses all of its text. Each running line
+stays where it first appears: a title or an invoice number printed in every page's header is
+still read (and found by search, and by extraction) once, on its first page.
 `drop_running_lines` applies this to the raw pages before headings are recovered, so only the
 text that is chunked and embedded loses them.
 """
@@ -73,7 +75,8 @@ def running_lines(pages: Sequence[Sequence[str]]) -> list[set[int]]:
     """For each page (a list of its lines), the indices of its running header and footer lines.
 
     Only the first and last `EDGE_LINES` non-blank lines of a page are candidates; a line whose
-    numbers change from page to page must count up like a page number. Documents of fewer than
+    numbers change from page to page must count up like a page number. Each running line is
+    kept on the first page it appears on. Documents of fewer than
     `MIN_PAGES` pages keep everything, and so does any page whose every readable line would go.
     """
     drop: list[set[int]] = [set() for _ in pages]
@@ -92,7 +95,9 @@ def running_lines(pages: Sequence[Sequence[str]]) -> list[set[int]]:
             on_pages = {p for j in row.nonzero()[0] for p, _ in seen[keys[j]]}
             own = [pages[p][i] for p, i in seen[key]]
             if _recurs(on_pages, len(pages)) and _numbers_count_pages(own):
-                for p, i in seen[key]:
+                first = min(on_pages)
+                drop_here = ((p, i) for p, i in seen[key] if p != first)
+                for p, i in drop_here:
                     drop[p].add(i)
     for lines, gone in zip(pages, drop, strict=True):
         if not any(_readable(line) for i, line in enumerate(lines) if i not in gone):

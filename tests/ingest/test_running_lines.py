@@ -1,4 +1,5 @@
-"""Running headers and footers: found by recurrence at page edges, never by a one-off match."""
+"""Running headers and footers: found by recurrence at page edges, never by a one-off match,
+and kept on the first page they appear on."""
 
 from __future__ import annotations
 
@@ -34,17 +35,18 @@ def test_digits_are_normalised_so_page_counters_match() -> None:
     assert line_key("Page 3 of 12") == line_key("page 4  of 12") == "page # of #"
 
 
-def test_running_header_and_page_footer_are_dropped_from_five_pages() -> None:
-    kept = _kept(_report(5))
-    assert kept == [_body(n) for n in range(1, 6)]
+def test_running_header_and_page_footer_are_dropped_after_their_first_page() -> None:
+    pages = _report(5)
+    kept = _kept(pages)
+    assert kept == [pages[0], *(_body(n) for n in range(2, 6))]
 
 
 def test_fuzzy_match_tolerates_ocr_slips_and_alternating_headers() -> None:
     pages = _report(5)
     pages[2][0] = "ACME Corp - Annual Repart 2024"  # an OCR misreading of the header
-    assert _kept(pages) == [_body(n) for n in range(1, 6)]
+    assert _kept(pages) == [pages[0], *(_body(n) for n in range(2, 6))]
     book = [["Moby Dick" if n % 2 else "Chapter One", *_body(n)] for n in range(8)]
-    assert _kept(book) == [_body(n) for n in range(8)]
+    assert _kept(book) == [book[0], book[1], *(_body(n) for n in range(2, 8))]
 
 
 def test_heading_opening_two_of_six_pages_is_kept() -> None:
@@ -58,7 +60,7 @@ def test_heading_opening_two_of_six_pages_is_kept() -> None:
 def test_table_totals_at_the_foot_of_each_page_stay() -> None:
     totals = ["Total 1,204.50", "Total 987.10", "Total 2,310.00", "Total 455.75", "Total 1,001.20"]
     pages = [[HEADER, *_body(n), total] for n, total in enumerate(totals)]
-    assert _kept(pages) == [[*_body(n), total] for n, total in enumerate(totals)]
+    assert _kept(pages) == [pages[0], *([*_body(n), t] for n, t in enumerate(totals) if n)]
 
 
 def test_two_page_document_keeps_everything() -> None:
@@ -72,7 +74,7 @@ def test_footer_lookalike_in_the_middle_of_a_page_stays() -> None:
     pages[2] = [HEADER, *middle, "Page 3 of 5"]
     kept = _kept(pages)
     assert kept[2] == middle
-    assert all("Page" not in " ".join(lines) for i, lines in enumerate(kept) if i != 2)
+    assert all("Page" not in " ".join(lines) for i, lines in enumerate(kept) if i not in (0, 2))
 
 
 def test_a_page_never_loses_its_only_text() -> None:
@@ -80,7 +82,7 @@ def test_a_page_never_loses_its_only_text() -> None:
     pages[3] = [HEADER, "", "Page 4 of 5"]  # a blank page bar the running lines
     kept = _kept(pages)
     assert kept[3] == pages[3]
-    assert kept[0] == _body(1)
+    assert kept[1] == _body(2)
 
 
 def test_drop_running_lines_keeps_font_facts_and_rebuilds_ocr_lines() -> None:
@@ -98,8 +100,9 @@ def test_drop_running_lines_keeps_font_facts_and_rebuilds_ocr_lines() -> None:
     ocr = PageText(page_no=3, method="ocr", text=ocr_text,
                    lines=[TextLine(t) for t in ocr_text.splitlines() if t])
     pages, dropped = drop_running_lines([*layer, ocr])
-    assert dropped == 6
-    assert [p.text for p in pages] == ["Revenue grew", "Revenue grew", "\nCosts fell\n"]
-    assert pages[0].lines == [TextLine("Revenue grew", 11.0, True)]
+    assert dropped == 4
+    assert [p.text for p in pages] == [layer[0].text, "Revenue grew", "\nCosts fell\n"]
+    assert pages[0] == layer[0]
+    assert pages[1].lines == [TextLine("Revenue grew", 11.0, True)]
     assert pages[2].lines == [TextLine("Costs fell")] and pages[2].method == "ocr"
     assert [p.page_no for p in pages] == [1, 2, 3]
