@@ -115,7 +115,8 @@ def load_embedder(settings: Settings) -> Embedder:
     """Load the configured sentence-transformers model (default: the bundled MiniLM)."""
     model = settings.embedding_model or default_model_path()
     started = time.perf_counter()
-    embedder = SentenceTransformerEmbedder(model, batch_size=settings.embedding_batch_size)
+    embedder = SentenceTransformerEmbedder(model, batch_size=settings.embedding_batch_size,
+                                           threads=settings.embedding_threads)
     log.info("embedding model %s loaded in %.1fs", model, time.perf_counter() - started)
     return embedder
 

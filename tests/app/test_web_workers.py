@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from app.settings import Settings
-from app.web_workers import reap_dead_gauges, worker_app
+from app.web_workers import reap_dead_gauges, worker_app, worker_settings
 
 
 def test_web_workers_default_to_one_and_read_the_environment(
@@ -22,6 +22,18 @@ def test_web_workers_default_to_one_and_read_the_environment(
     assert Settings().web_workers == 1
     monkeypatch.setenv("LECTERN_WEB_WORKERS", "3")
     assert Settings().web_workers == 3
+
+
+def test_core_sized_defaults_are_shared_out_among_the_workers() -> None:
+    two = worker_settings(Settings(web_workers=2), cores=8)
+    assert (two.embedding_threads, two.search_concurrency) == (4, 4)
+    many = worker_settings(Settings(web_workers=4), cores=2)
+    assert (many.embedding_threads, many.search_concurrency) == (1, 1)
+    single = worker_settings(Settings(web_workers=1), cores=8)
+    assert (single.embedding_threads, single.search_concurrency) == (8, 8)
+    chosen = worker_settings(Settings(web_workers=2, embedding_threads=3,
+                                      search_concurrency=5), cores=8)
+    assert (chosen.embedding_threads, chosen.search_concurrency) == (3, 5)
 
 
 def test_a_worker_never_starts_the_database_itself(monkeypatch: pytest.MonkeyPatch) -> None:
