@@ -28,7 +28,14 @@ from typing import Any
 
 import psutil
 
-from bench._support import Stream, ask_stream, lag_summary, machine_load, percentile
+from bench._support import (
+    Stream,
+    ask_stream,
+    lag_summary,
+    machine_load,
+    percentile,
+    wait_ready,
+)
 from bench.common import REPO_ROOT
 
 TICK_S = 0.01
@@ -54,6 +61,28 @@ enabled = false
 """
 
 
+async def lag_ticker(lags: list[float]) -> None:
+    """Until cancelled, append how late each `TICK_S` sleep of the running loop woke (s)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        started = loop.time()
+        await asyncio.sleep(TICK_S)
+        lags.append(loop.time() - started - TICK_S)
+
+
+def measured_streams(pid: int, port: int, qs: Sequence[str], n: int, deadline: float, *,
+                     server_lag: bool) -> tuple[list[Stream], list[float], list[float], float,
+                                                float, dict[str, Any]]:
+    """`concurrent_streams` against the server `pid` on `port`, measured: (streams, server
+    lags, client lags, wall s, CPU s of the server's process tree, machine load before)."""
+    load_before = machine_load()
+    cpu_before = tree_cpu_s(pid)
+    streams, server_lags, client_lags, wall = asyncio.run(
+        concurrent_streams(port, qs, n, deadline, server_lag=server_lag))
+    return (streams, server_lags, client_lags, wall, tree_cpu_s(pid) - cpu_before,
+            load_before)
+
+
 async def concurrent_streams(port: int, qs: Sequence[str], n: int, deadline: float,
                              server_lag: bool) -> tuple[list[Stream], list[float], list[float],
                                                         float]:
@@ -72,15 +101,7 @@ async def concurrent_streams(port: int, qs: Sequence[str], n: int, deadline: flo
         if server_lag:
             await client.post("/_bench/lag", params={"reset": True})
         client_lags: list[float] = []
-
-        async def tick() -> None:
-            loop = asyncio.get_running_loop()
-            while True:
-                started = loop.time()
-                await asyncio.sleep(TICK_S)
-                client_lags.append(loop.time() - started - TICK_S)
-
-        ticker = asyncio.create_task(tick())
+        ticker = asyncio.create_task(lag_ticker(client_lags))
         started = time.perf_counter()
         tasks = [asyncio.create_task(ask_stream(client, qs[(100 + i) % len(qs)], 4))
                  for i in range(n)]
@@ -124,14 +145,8 @@ def start_serve(database_url: str, openai_url: str, workers: int, tmp: Path,
         child = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--no-worker",
                                   "--workers", str(workers)], cwd=REPO_ROOT, env=env,
                                  stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + timeout
-    while not _ready(port, log_path, workers):
-        if child.poll() is not None:
-            raise RuntimeError(f"lectern serve exited with {child.returncode}: see {log_path}")
-        if time.monotonic() > deadline:
-            stop_serve(child)
-            raise RuntimeError(f"lectern serve not ready within {timeout:.0f}s: see {log_path}")
-        time.sleep(0.5)
+    wait_ready(child, lambda: _ready(port, log_path, workers), timeout=timeout, stop=stop_serve,
+               what=f"lectern serve (log: {log_path})")
     return child, port, log_path
 
 

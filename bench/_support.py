@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -460,15 +460,24 @@ def start_child(args: list[str], port_file: Path, timeout: float = 300.0
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "PYTHONUNBUFFERED": "1"}
     child = subprocess.Popen([sys.executable, "-m", "bench.query", *args], cwd=REPO_ROOT, env=env)
-    deadline = time.monotonic() + timeout
-    while not port_file.exists() or not port_file.read_text().strip():
-        if child.poll() is not None:
-            raise RuntimeError(f"child {args[0]} exited with {child.returncode}")
-        if time.monotonic() > deadline:
-            stop_child(child)
-            raise RuntimeError(f"child {args[0]} did not start within {timeout:.0f}s")
-        time.sleep(0.1)
+    wait_ready(child, lambda: port_file.exists() and bool(port_file.read_text().strip()),
+               timeout=timeout, stop=stop_child, what=f"child {args[0]}", interval=0.1)
     return child, int(port_file.read_text())
+
+
+def wait_ready(child: subprocess.Popen[bytes], ready: Callable[[], bool], *, timeout: float,
+               stop: Callable[[subprocess.Popen[bytes]], None], what: str,
+               interval: float = 0.5) -> None:
+    """Poll `ready()` until true; RuntimeError if `child` exits first or (after `stop`ping
+    it) when `timeout` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if child.poll() is not None:
+            raise RuntimeError(f"{what} exited with {child.returncode}")
+        if time.monotonic() > deadline:
+            stop(child)
+            raise RuntimeError(f"{what} did not start within {timeout:.0f}s")
+        time.sleep(interval)
 
 
 def stop_child(child: subprocess.Popen[bytes]) -> None:

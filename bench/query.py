@@ -60,14 +60,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from bench._serve import (
-    TICK_S,
-    concurrent_streams,
     direct_fake_streams,
+    lag_ticker,
+    measured_streams,
     serve_summary,
     start_serve,
     stop_serve,
     summarise_streams,
-    tree_cpu_s,
 )
 from bench._support import (
     CENTROIDS,
@@ -235,17 +234,10 @@ def serve_lectern(port_file: Path, database_url: str, provider: str, openai_url:
 
     app.include_router(bench)
 
-    async def ticker() -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            started = loop.time()
-            await asyncio.sleep(TICK_S)
-            lags.append(loop.time() - started - TICK_S)
-
     async def main() -> None:
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
                                                access_log=False, lifespan="off"))
-        tick = asyncio.create_task(ticker())
+        tick = asyncio.create_task(lag_ticker(lags))
         serving = asyncio.create_task(server.serve())
         while not server.started:
             if serving.done():
@@ -374,11 +366,8 @@ def streams_part(url: str, tmp: Path, n: int, tokens: int, deadline: float,
             stop_child(child)
         raise
     try:
-        load_before = machine_load()
-        cpu_before = tree_cpu_s(lectern.pid)
-        streams, server_lags, client_lags, wall = asyncio.run(
-            concurrent_streams(lport, qs, n, deadline, server_lag=True))
-        cpu = tree_cpu_s(lectern.pid) - cpu_before
+        streams, server_lags, client_lags, wall, cpu, load_before = measured_streams(
+            lectern.pid, lport, qs, n, deadline, server_lag=True)
         stop_child(lectern)
         direct_started = time.perf_counter()
         if provider == "scripted":
@@ -414,11 +403,8 @@ def served_streams(url: str, sport: int, tmp: Path, workers: int, qs: Sequence[s
           flush=True)
     child, port, _ = start_serve(url, f"http://127.0.0.1:{sport}/v1", workers, tmp)
     try:
-        load_before = machine_load()
-        cpu_before = tree_cpu_s(child.pid)
-        streams, _, client_lags, wall = asyncio.run(
-            concurrent_streams(port, qs, n, deadline, server_lag=False))
-        cpu = tree_cpu_s(child.pid) - cpu_before
+        streams, _, client_lags, wall, cpu, load_before = measured_streams(
+            child.pid, port, qs, n, deadline, server_lag=False)
         out = summarise_streams(streams, direct, [], client_lags, wall, direct_wall,
                                 load_before, tokens)
         out["serve"] = serve_summary(child, cpu, wall)

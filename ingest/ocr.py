@@ -243,7 +243,7 @@ def _dropped(gray: Image.Image, result: _Pass, dpi: int) -> bool:
 def _small_text(gray: Image.Image) -> bool:
     """Whether the page's characters are small enough to be worth reading enlarged too."""
     fits = gray.width * gray.height * SMALL_TEXT_SCALE**2 <= MAX_SCALED_PIXELS
-    return fits and has_ink(gray) and 0 < character_size(gray) < SMALL_TEXT_SIZE
+    return fits and 0 < character_size(gray) < SMALL_TEXT_SIZE  # 0: no ink at all
 
 
 def _enlarge(gray: Image.Image, scale: int) -> Image.Image:
