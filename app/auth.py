@@ -20,8 +20,8 @@ from fastapi import Request
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
+from app.db.api_keys import ApiKey
 from app.errors import ApiError
-from app.tables import ApiKey
 
 KEY_PREFIX = "lk_"
 DEFAULT_TENANT = "default"

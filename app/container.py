@@ -19,20 +19,20 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.container_llm import build_llm
-from app.database import (
+from app.db.embedded import EmbeddedDatabase
+from app.db.engine import (
     make_engine,
     normalise_database_url,
     session_factory,
     upgrade,
 )
-from app.embedded_db import EmbeddedDatabase
 from app.search_metrics import SearchGateMetrics
 from app.settings import Settings
 from ingest.cleanup import TextCleaner
 from ingest.embedding import Embedder, SentenceTransformerEmbedder, default_model_path
 from ingest.pipeline import IngestContext
 from ingest.types import Limits
-from pipelines.search_gate import SearchGate
+from pipelines.search import SearchGate
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry

@@ -4,7 +4,8 @@
 the LLM configuration (`LECTERN_CONFIG` or the environment, see docs/llm-config.md); the
 router, prompt registry and Prometheus registry it returns are shared by every request of
 the process. The OCR cleaner is built only when a model other than the extractive answerer
-can serve the `cleanup` task; it runs on a router of its own (see `pipelines.cleanup_llm`).
+can serve the `cleanup` task; it runs on a router of its own (see
+`pipelines.ingestion.ocr_cleanup`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import Engine
 
-from pipelines.cleanup_llm import RouterTextCleaner, own_providers
+from pipelines.ingestion import RouterTextCleaner, own_providers
 from pipelines.llm.budget import Budget
 from pipelines.llm.cache import AnswerCache
 from pipelines.llm.config import LLMConfig, build_providers, load_config

@@ -1,6 +1,6 @@
 """Response models of the documents and jobs API.
 
-They are the public contract: built from the ORM rows that `pipelines.ingest_job` returns,
+They are the public contract: built from the ORM rows that `pipelines.ingestion.jobs` returns,
 never exposing `tenant_id`, stored bytes or embeddings.
 """
 
@@ -13,9 +13,9 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ingest.corpus import Base, ChunkRow, Document, Page
 from ingest.store import Counted
-from ingest.tables import Base, ChunkRow, Document, Page
-from pipelines.tables import Job
+from pipelines.ingestion import Job
 
 T = TypeVar("T")
 RowT = TypeVar("RowT", bound=Base)

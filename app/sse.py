@@ -27,7 +27,7 @@ import anyio
 from sse_starlette import EventSourceResponse, JSONServerSentEvent, ServerSentEvent
 from starlette.types import Receive, Scope, Send
 
-from pipelines.answer_events import TERMINAL_EVENTS, AnswerEvent
+from pipelines.answer import TERMINAL_EVENTS, AnswerEvent
 
 log = logging.getLogger("lectern.sse")
 CLOSE_TIMEOUT_S = 10.0

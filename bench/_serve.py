@@ -142,7 +142,7 @@ def start_serve(database_url: str, openai_url: str, workers: int, tmp: Path,
            "LECTERN_HOST": "127.0.0.1", "LECTERN_PORT": str(port)}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     with log_path.open("wb") as log:
-        child = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--no-worker",
+        child = subprocess.Popen([sys.executable, "-m", "app.cli.main", "serve", "--no-worker",
                                   "--workers", str(workers)], cwd=REPO_ROOT, env=env,
                                  stdout=log, stderr=subprocess.STDOUT)
     wait_ready(child, lambda: _ready(port, log_path, workers), timeout=timeout, stop=stop_serve,

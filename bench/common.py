@@ -62,8 +62,8 @@ def bench_database(database: str) -> Iterator[str]:
     """Start (or reuse) the embedded benchmark server, ensure `database` exists and is migrated
     to head, and yield its SQLAlchemy URL. The server stops when the block exits (unless
     another process still uses it); the data stays for the next run."""
-    from app.database import upgrade
-    from app.embedded_db import EmbeddedDatabase
+    from app.db.embedded import EmbeddedDatabase
+    from app.db.engine import upgrade
 
     server = EmbeddedDatabase(bench_data_dir(), database=database)
     url = server.start()

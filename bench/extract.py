@@ -56,15 +56,14 @@ from bench.common import (
 from ingest.ocr_pool import OcrPool
 from ingest.pipeline import IngestContext
 from ingest.types import Limits
-from pipelines import ingest_job
+from pipelines import ingestion
 from pipelines.extract import extract_document, normalize_amount, normalize_date
+from pipelines.ingestion import Job, Worker
 from pipelines.llm.budget import Budget
 from pipelines.llm.config import LLMConfig, build_providers, load_config, parse_config
 from pipelines.llm.ledger import Ledger
 from pipelines.llm.metrics import LLMMetrics
 from pipelines.llm.router import Router
-from pipelines.tables import Job
-from pipelines.worker import Worker
 
 TENANT = "bench-extract"
 DATABASE = "lectern_bench_extract"
@@ -117,7 +116,7 @@ def ingest(sessions: Any, ctx: IngestContext, path: Path) -> tuple[Any, float]:
     """Submit one scan and run its job in this process; (document id, seconds)."""
     worker = Worker(sessions, ctx, lease_seconds=300.0, poll_interval=0.05)
     with sessions() as session:
-        submission = ingest_job.submit_document(
+        submission = ingestion.submit_document(
             session, tenant=TENANT, collection="sroie", filename=path.name,
             data=path.read_bytes(), metadata={}, limits=ctx.limits)
         document_id = submission.document.id
@@ -137,14 +136,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     embedder = load_embedder()
     rows: list[dict[str, Any]] = []
     with bench_database(DATABASE) as url, OcrPool(args.ocr_workers) as pool:
-        from app.database import make_engine, session_factory
+        from app.db.engine import make_engine, session_factory
 
         engine = make_engine(url)
         sessions = session_factory(engine)
         with sessions() as session:
             session.execute(delete(Job).where(Job.tenant_id == TENANT))
-            for doc in ingest_job.list_documents(session, tenant=TENANT, limit=1000).rows:
-                ingest_job.delete_document(session, tenant=TENANT, document_id=doc.id)
+            for doc in ingestion.list_documents(session, tenant=TENANT, limit=1000).rows:
+                ingestion.delete_document(session, tenant=TENANT, document_id=doc.id)
             session.commit()
         ledger = Ledger(engine)
         router = Router(config, providers, budget=Budget(engine, config.budgets, ledger),
@@ -154,7 +153,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             document_id, ingest_s = ingest(sessions, ctx, data / "img" / f"{name}.jpg")
             key = json.loads((data / "key" / f"{name}.json").read_text(encoding="utf-8"))
             with sessions() as session:
-                pages = ingest_job.list_pages(session, tenant=TENANT, document_id=document_id).rows
+                pages = ingestion.list_pages(session, tenant=TENANT, document_id=document_id).rows
                 ocr = "\n".join(p.raw_text for p in pages)
                 started = time.perf_counter()
                 result = await extract_document(

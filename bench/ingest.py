@@ -66,17 +66,17 @@ from bench._support import (
     timed,
 )
 from bench.common import bench_database, format_table, load_embedder, write_results
+from ingest.corpus import Document
 from ingest.embedding import Embedder
 from ingest.ocr import UPRIGHT_CONFIDENCE, OcrPage
 from ingest.ocr_pool import OcrPool, PageOcr, PageTask, worker_engine
 from ingest.pipeline import IngestContext, IngestResult
-from ingest.tables import Document
 from ingest.textlayer import open_pdf, render_page
 from ingest.types import Chunk, Limits
-from pipelines import ingest_job
-from pipelines.job_queue import Claimed
-from pipelines.tables import Job
-from pipelines.worker import Worker, _Lease
+from pipelines import ingestion
+from pipelines.ingestion import Job
+from pipelines.ingestion.queue import Claimed
+from pipelines.ingestion.worker import Worker, _Lease
 
 TENANT = "bench-ingest"
 DATABASE = "lectern_bench_ingest"
@@ -85,8 +85,8 @@ SCANNED_TARGET = 0.85
 CODE_UNDER_TEST = ("ingest/ocr.py", "ingest/ocr_pool.py", "ingest/images.py",
                    "ingest/read_pages.py", "ingest/textlayer.py", "ingest/pipeline.py",
                    "ingest/cleanup.py", "ingest/headings.py", "ingest/chunking.py",
-                   "ingest/embedding.py", "ingest/store.py", "pipelines/worker.py",
-                   "pipelines/job_queue.py")
+                   "ingest/embedding.py", "ingest/store.py", "pipelines/ingestion/worker.py",
+                   "pipelines/ingestion/queue.py")
 STAGE_ORDER = ("reading", "render", "ocr", "cleanup", "chunking", "embedding", "storing")
 
 
@@ -153,7 +153,7 @@ def run_pipeline(
     worker = CapturingWorker(sessions, replace(ctx, ocr=timed_ocr), lease_seconds=120.0,
                              poll_interval=0.05)
     with sessions() as session:
-        submission = ingest_job.submit_document(
+        submission = ingestion.submit_document(
             session, tenant=TENANT, collection=f"run-{uuid.uuid4().hex[:8]}", filename=filename,
             data=data, metadata={}, limits=ctx.limits,
         )
@@ -164,9 +164,9 @@ def run_pipeline(
         ran = worker.run_once()
     result = worker.captured
     with sessions() as session:
-        job = ingest_job.get_job(session, tenant=TENANT, job_id=job_id)
+        job = ingestion.get_job(session, tenant=TENANT, job_id=job_id)
         status, error = job.status, job.error
-        ingest_job.delete_document(session, tenant=TENANT, document_id=document_id)
+        ingestion.delete_document(session, tenant=TENANT, document_id=document_id)
     if not ran or result is None or status != "succeeded":
         raise RuntimeError(f"ingest job did not succeed: {status} {error}")
     stages = dict(result.timings)
@@ -506,7 +506,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                "code": code_versions(*CODE_UNDER_TEST)}
     with bench_database(DATABASE) as url, OcrPool(args.ocr_workers) as pool, \
             tempfile.TemporaryDirectory(prefix="lectern-bench-ingest-") as tmp:
-        from app.database import make_engine, session_factory
+        from app.db.engine import make_engine, session_factory
 
         engine = make_engine(url)
         sessions = session_factory(engine)

@@ -91,10 +91,11 @@ from bench.common import bench_database, format_table, write_results
 
 DATABASE = "lectern_bench_query"
 CODE_UNDER_TEST = ("retrieval/search.py", "retrieval/filters.py", "retrieval/context.py",
-                   "pipelines/answer.py", "pipelines/llm/router.py", "pipelines/llm/streaming.py",
-                   "pipelines/search_gate.py", "retrieval/fulltext.py", "app/routes/ask.py",
+                   "pipelines/answer/service.py", "pipelines/search/service.py",
+                   "pipelines/llm/router.py", "pipelines/llm/streaming.py",
+                   "pipelines/search/gate.py", "retrieval/fulltext.py", "app/routes/ask.py",
                    "app/sse.py", "app/deps.py", "app/auth.py", "ingest/embedding.py",
-                   "app/web_workers.py", "app/routes/metrics.py")
+                   "app/serving/http_workers.py", "app/routes/metrics.py")
 
 
 # =========================================================================== 1. search
@@ -171,7 +172,7 @@ def _free_port_file(tmp: Path, name: str) -> Path:
 
 def serve_scripted(port_file: Path, tokens: int, delay: float) -> None:
     """Child: the tests' scripted OpenAI-protocol server, streaming `tokens` pieces."""
-    from tests.llm import scripted_openai as so
+    from tests.support import scripted_openai as so
 
     server = so.ScriptedOpenAI(models=("bench-model",))
     words = [f"word{n % 97}" for n in range(tokens)]
@@ -429,7 +430,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     corpus = make_corpus(args.chunks, args.seed)
     with bench_database(DATABASE) as url, \
             tempfile.TemporaryDirectory(prefix="lectern-bench-query-") as tmp:
-        from app.database import make_engine
+        from app.db.engine import make_engine
 
         engine = make_engine(url)
         try:

@@ -51,8 +51,8 @@ from bench.common import (
 )
 from bench.common import write_results as write_json
 from ingest.chunking import chunk_pages
+from ingest.corpus import ChunkRow, Document
 from ingest.store import insert_document, write_corpus
-from ingest.tables import ChunkRow, Document
 from ingest.types import Chunk, CleanPage, Sniffed
 from retrieval.search import search
 from retrieval.threshold import DEFAULT_MIN_SCORE

@@ -18,7 +18,7 @@ from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from ingest.tables import Base, ChunkRow, Document, DocumentFile, Page
+from ingest.corpus import Base, ChunkRow, Document, DocumentFile, Page
 from ingest.types import Chunk, CleanPage, Sniffed
 
 SECTION_JOINER = " > "

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Select, SQLColumnExpression, Text, bindpar
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from ingest.tables import ChunkRow, Document
+from ingest.corpus import ChunkRow, Document
 from retrieval.errors import InvalidFilter
 
 Ts = TypeVarTuple("Ts")

@@ -13,7 +13,7 @@ from sqlalchemy import CTE, Integer, Select, Text, bindparam, cast, func, litera
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.sql.expression import ColumnClause
 
-from ingest.tables import ChunkRow, Document, TermStat
+from ingest.corpus import ChunkRow, Document, TermStat
 from retrieval.filters import TENANT, FilterShape, document_clauses, scoped
 
 SCAN_ROWS_PER_CANDIDATE = 20

@@ -46,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from ingest.tables import EMBEDDING_DIMENSION, ChunkRow, Document
+from ingest.corpus import EMBEDDING_DIMENSION, ChunkRow, Document
 from retrieval.errors import InvalidQuery, SearchTimedOut
 from retrieval.filters import (
     FilterShape,

@@ -24,14 +24,14 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from app.database import (
+from app.db.embedded import EmbeddedDatabase
+from app.db.engine import (
     drop_database,
     ensure_database,
     make_engine,
     normalise_database_url,
     upgrade,
 )
-from app.embedded_db import EmbeddedDatabase
 
 # Before any test module imports transformers, sentence-transformers or pytesseract.
 os.environ["HF_HUB_OFFLINE"] = "1"

@@ -1,6 +1,6 @@
 """`POST /v1/ask`: a streamed answer with its sources (SSE), or the same content as one JSON.
 
-Thin: validate the body, call `pipelines.answer.answer`, frame the events. SSE when the body
+Thin: validate the body, call `pipelines.answer.service.answer`, frame the events. SSE when the body
 says `"stream": true` (the default) or the client sends `Accept: text/event-stream`; one JSON
 object for `"stream": false`. Errors before any answer text exists (invalid filters 422,
 budget 402, no model 503, provider failures 502) are plain JSON error responses; after that
@@ -22,7 +22,8 @@ from app.auth import resolve_tenant
 from app.deps import ContainerDep, SessionDep
 from app.errors import error_response
 from app.sse import AnswerEventSource
-from pipelines import answer as answering
+from pipelines.answer import answer, collect
+from pipelines.search import DEFAULT_TOP_K, Question
 
 router = APIRouter(prefix="/v1", tags=["ask"])
 
@@ -54,7 +55,7 @@ class AskBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: QueryText
-    top_k: Annotated[int, Field(ge=1, le=50)] = answering.DEFAULT_TOP_K
+    top_k: Annotated[int, Field(ge=1, le=50)] = DEFAULT_TOP_K
     min_score: MinScore = None
     mode: SearchMode = "hybrid"
     collection: CollectionName = None
@@ -62,9 +63,9 @@ class AskBody(BaseModel):
     metadata: dict[str, Any] | None = None
     stream: bool = True
 
-    def to_question(self) -> answering.Question:
+    def to_question(self) -> Question:
         """The use case's view of the request."""
-        return answering.Question(
+        return Question(
             text=self.question, top_k=self.top_k, min_score=self.min_score, mode=self.mode,
             collection=self.collection, document_ids=self.document_ids, metadata=self.metadata)
 
@@ -78,13 +79,13 @@ def wants_sse(request: Request, body: AskBody) -> bool:
 async def ask(body: AskBody, request: Request, container: ContainerDep, session: SessionDep,
               tenant: ReleasedTenantDep) -> Response:
     """Answer from the tenant's documents: SSE events meta, sources, token…, usage, done."""
-    events = await answering.answer(
+    events = await answer(
         session, tenant=tenant, question=body.to_question(), embedder=container.embedder,
         router=container.llm_router, request_id=getattr(request.state, "request_id", None),
         gate=container.search_gate, search_timeout_ms=container.settings.search_timeout_ms)
     if wants_sse(request, body):
         return AnswerEventSource(events, ping=PING_INTERVAL_S)
-    result = await answering.collect(events)
+    result = await collect(events)
     error = result["error"]
     if error is not None:
         status = 402 if error["code"] == "budget_exceeded" else 502

@@ -1,6 +1,6 @@
 """`/v1/documents`: upload, list, read, chunks, pages, delete.
 
-Thin: parse the request, call `pipelines.ingest_job`, shape the response. An upload answers
+Thin: parse the request, call `pipelines.ingestion.jobs`, shape the response. An upload answers
 202 with the document and its queued job, or 200 with the existing document (and no job)
 when the same bytes are already in the tenant's collection.
 """
@@ -15,7 +15,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from app.deps import ContainerDep, Limit, Offset, SessionDep, TenantDep
 from app.schemas import ChunkOut, DocumentOut, JobOut, Listing, PageOut, SubmissionOut, listing
 from app.uploads import parse_metadata, read_bounded
-from pipelines import ingest_job
+from pipelines import ingestion
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
@@ -32,7 +32,7 @@ def upload_document(
 ) -> SubmissionOut:
     """Store the file and queue its ingestion (or return the existing copy of the same bytes)."""
     data = read_bounded(file.file, container.limits.max_bytes)
-    submission = ingest_job.submit_document(
+    submission = ingestion.submit_document(
         session,
         tenant=tenant,
         collection=collection,
@@ -60,7 +60,7 @@ def list_documents(
     offset: Offset = 0,
 ) -> Listing[DocumentOut]:
     """The tenant's documents, newest first, optionally of one collection or status."""
-    listed = ingest_job.list_documents(
+    listed = ingestion.list_documents(
         session, tenant=tenant, collection=collection, status=status, limit=limit, offset=offset
     )
     return listing(listed, DocumentOut.of, limit=limit, offset=offset)
@@ -69,7 +69,7 @@ def list_documents(
 @router.get("/{document_id}")
 def get_document(document_id: uuid.UUID, session: SessionDep, tenant: TenantDep) -> DocumentOut:
     """One document of the tenant (404 for unknown ids and for other tenants' ids)."""
-    return DocumentOut.of(ingest_job.get_document(session, tenant=tenant, document_id=document_id))
+    return DocumentOut.of(ingestion.get_document(session, tenant=tenant, document_id=document_id))
 
 
 @router.get("/{document_id}/chunks")
@@ -81,7 +81,7 @@ def list_chunks(
     offset: Offset = 0,
 ) -> Listing[ChunkOut]:
     """The document's chunks in reading order, with pages and section paths."""
-    listed = ingest_job.list_chunks(
+    listed = ingestion.list_chunks(
         session, tenant=tenant, document_id=document_id, limit=limit, offset=offset
     )
     return listing(listed, ChunkOut.of, limit=limit, offset=offset)
@@ -96,7 +96,7 @@ def list_pages(
     offset: Offset = 0,
 ) -> Listing[PageOut]:
     """The document's pages: raw and cleaned text, method (text/ocr), OCR confidence."""
-    listed = ingest_job.list_pages(
+    listed = ingestion.list_pages(
         session, tenant=tenant, document_id=document_id, limit=limit, offset=offset
     )
     return listing(listed, PageOut.of, limit=limit, offset=offset)
@@ -105,4 +105,4 @@ def list_pages(
 @router.delete("/{document_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_document(document_id: uuid.UUID, session: SessionDep, tenant: TenantDep) -> None:
     """Remove the document with its pages, chunks and jobs."""
-    ingest_job.delete_document(session, tenant=tenant, document_id=document_id)
+    ingestion.delete_document(session, tenant=tenant, document_id=document_id)

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from app.deps import ContainerDep
-from ingest.tables import EMBEDDING_DIMENSION
+from ingest.corpus import EMBEDDING_DIMENSION
 
 router = APIRouter(tags=["health"])
 

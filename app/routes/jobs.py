@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query
 
 from app.deps import Limit, Offset, SessionDep, TenantDep
 from app.schemas import JobOut, Listing, listing
-from pipelines import ingest_job
-from pipelines.tables import JOB_STATUSES
+from pipelines import ingestion
+from pipelines.ingestion import JOB_STATUSES
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -24,7 +24,7 @@ def list_jobs(
     offset: Offset = 0,
 ) -> Listing[JobOut]:
     """The tenant's jobs, newest first, optionally of one document or status."""
-    listed = ingest_job.list_jobs(
+    listed = ingestion.list_jobs(
         session, tenant=tenant, document_id=document_id, status=status, limit=limit, offset=offset
     )
     return listing(listed, JobOut.of, limit=limit, offset=offset)
@@ -33,4 +33,4 @@ def list_jobs(
 @router.get("/{job_id}")
 def get_job(job_id: uuid.UUID, session: SessionDep, tenant: TenantDep) -> JobOut:
     """Status, stage, progress (pages done of total) and error of one of the tenant's jobs."""
-    return JobOut.of(ingest_job.get_job(session, tenant=tenant, job_id=job_id))
+    return JobOut.of(ingestion.get_job(session, tenant=tenant, job_id=job_id))

@@ -97,7 +97,7 @@ class HttpMetricsMiddleware:
 def metrics(container: ContainerDep) -> Response:
     """Every collector of the container's registry, breaker states refreshed first.
 
-    Under `serve --workers N` (`PROMETHEUS_MULTIPROC_DIR` set, see `app.web_workers`) the
+    Under `serve --workers N` (`PROMETHEUS_MULTIPROC_DIR` set, see `app.serving.http_workers`) the
     samples every process wrote there, added up, gauges by their `multiprocess_mode`.
     """
     llm = container.llm_router

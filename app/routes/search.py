@@ -1,6 +1,6 @@
 """`POST /v1/search`: the retrieved chunks alone, without an answer.
 
-Thin: the same retrieval the answer uses (`pipelines.answer.retrieve`: embed the query, then
+Thin: the same retrieval the answer uses (`pipelines.search.retrieve`: embed the query, then
 vector, full-text or hybrid search over the tenant's corpus with the score threshold and the
 filters), shaped as hits with their scores, ranks, pages and sections.
 """
@@ -22,7 +22,7 @@ from app.routes.ask import (
     ReleasedTenantDep,
     SearchMode,
 )
-from pipelines import answer as answering
+from pipelines.search import DEFAULT_TOP_K, Question, retrieve
 from retrieval.types import Hit
 
 router = APIRouter(prefix="/v1", tags=["search"])
@@ -34,7 +34,7 @@ class SearchBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     query: QueryText
-    top_k: Annotated[int, Field(ge=1, le=100)] = answering.DEFAULT_TOP_K
+    top_k: Annotated[int, Field(ge=1, le=100)] = DEFAULT_TOP_K
     min_score: MinScore = None
     mode: SearchMode = "hybrid"
     collection: CollectionName = None
@@ -88,10 +88,10 @@ class SearchOut(BaseModel):
 async def search(body: SearchBody, container: ContainerDep, session: SessionDep,
                  tenant: ReleasedTenantDep) -> SearchOut:
     """The tenant's best chunks for `query` (an empty list when nothing passes `min_score`)."""
-    question = answering.Question(
+    question = Question(
         text=body.query, top_k=body.top_k, min_score=body.min_score, mode=body.mode,
         collection=body.collection, document_ids=body.document_ids, metadata=body.metadata)
-    hits = await answering.retrieve(session, tenant=tenant, embedder=container.embedder,
+    hits = await retrieve(session, tenant=tenant, embedder=container.embedder,
                                     question=question, gate=container.search_gate,
                                     timeout_ms=container.settings.search_timeout_ms)
     return SearchOut(query=body.query, mode=body.mode, min_score=question.threshold,

@@ -4,7 +4,7 @@ Revision ID: 0002_llm
 Revises: 0001_corpus
 Create Date: 2026-11-23
 
-Mirrors pipelines/llm/tables.py (constraint names follow its naming convention).
+Mirrors pipelines/llm/storage.py (constraint names follow its naming convention).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ingest.embedding import Embedder
 from ingest.types import Limits
-from pipelines import ingest_job
+from pipelines import ingestion
 from pipelines.extract.errors import DocumentNotReady
 from pipelines.extract.evidence import PageText
 from pipelines.extract.pages import LexicalRanker, RetrievalRanker
@@ -33,7 +33,7 @@ DEFAULT_WAIT_S = 600.0
 
 def document_pages(session: Session, *, tenant: str, document_id: uuid.UUID) -> list[PageText]:
     """The cleaned text of every page of a ready document (404 / 409 otherwise)."""
-    document = ingest_job.get_document(session, tenant=tenant, document_id=document_id)
+    document = ingestion.get_document(session, tenant=tenant, document_id=document_id)
     if document.status != "ready":
         raise DocumentNotReady(f"document is {document.status}, not ready: "
                                + ("wait for its ingestion job" if document.status == "processing"
@@ -42,7 +42,7 @@ def document_pages(session: Session, *, tenant: str, document_id: uuid.UUID) -> 
                                error=document.error)
     pages: list[PageText] = []
     while True:
-        batch = ingest_job.list_pages(session, tenant=tenant, document_id=document_id,
+        batch = ingestion.list_pages(session, tenant=tenant, document_id=document_id,
                                       limit=PAGE_BATCH, offset=len(pages))
         pages += [PageText(p.page_no, p.text) for p in batch.rows]
         if len(pages) >= batch.total or not batch.rows:
@@ -67,17 +67,17 @@ def ingest_upload(
     """Submit an upload (deduplicated like any other), wait for its ingestion, return the
     document id; DocumentNotReady (409) if ingestion failed."""
     with session_factory() as session:
-        submission = ingest_job.submit_document(
+        submission = ingestion.submit_document(
             session, tenant=tenant, collection=collection, filename=filename, data=data,
             metadata={}, limits=limits)
         document = submission.document
         job_id = submission.job.id if submission.job is not None else None
         if job_id is None and document.status == "processing":
-            jobs = ingest_job.list_jobs(session, tenant=tenant, document_id=document.id,
+            jobs = ingestion.list_jobs(session, tenant=tenant, document_id=document.id,
                                         limit=1).rows
             job_id = jobs[0].id if jobs else None
     if job_id is not None:
-        job = ingest_job.wait_for_job(session_factory, tenant=tenant, job_id=job_id,
+        job = ingestion.wait_for_job(session_factory, tenant=tenant, job_id=job_id,
                                       timeout_s=wait_s)
         if job.status == "failed":
             raise DocumentNotReady("the upload could not be ingested", document_id=str(document.id),

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from pipelines.llm.tables import LLMAnswerCache
+from pipelines.llm.storage import LLMAnswerCache
 
 _WS = re.compile(r"\s+")
 _GET = select(*LLMAnswerCache.__table__.c).where(  # built once; bound per lookup

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Connection, Engine, Integer, cast, func, insert, select
 
-from pipelines.llm.tables import LLMCall
+from pipelines.llm.storage import LLMCall
 
 Outcome = Literal["ok", "error", "fallback", "cancelled"]
 _MAX_ERROR_CHARS = 2000

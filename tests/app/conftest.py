@@ -18,7 +18,7 @@ from app.container import Container, build_container
 from app.main import create_app
 from app.settings import Settings
 from tests.conftest import DatabaseFactory
-from tests.fakes_embedder import HashEmbedder
+from tests.support.fake_embedder import HashEmbedder
 
 UPLOAD_LIMIT = 64 * 1024
 """A small upload limit, so over-size requests are cheap to make."""

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import auth_enabled, create_key, list_keys, revoke, tenant_for_key
 from app.container import Container
-from app.tables import ApiKey
+from app.db.api_keys import ApiKey
 
 
 def _bearer(key: str) -> dict[str, str]:

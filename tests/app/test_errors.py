@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from app.container import Container
-from app.database import make_engine
+from app.db.engine import make_engine
 from ingest.errors import CorruptDocument, IngestError
 from pipelines.errors import PipelineError
 from pipelines.llm.errors import BudgetExceeded, LLMError

@@ -20,8 +20,8 @@ from app.auth import create_key
 from app.container import Container
 from ingest import store
 from ingest.types import Chunk, CleanPage
-from pipelines.tables import Job
-from tests.fakes_embedder import HashEmbedder
+from pipelines.ingestion import Job
+from tests.support.fake_embedder import HashEmbedder
 
 FAILED = {"code": "corrupt_document", "message": "bad", "details": {}}
 

@@ -13,9 +13,10 @@ import pytest
 from sse_starlette import ServerSentEvent
 
 from app.sse import AnswerEventSource, answer_sse
-from pipelines.answer_events import (
+from pipelines.answer import (
     AnswerError,
     AnswerEvent,
+    AnswerStream,
     Done,
     Handover,
     Meta,
@@ -23,7 +24,6 @@ from pipelines.answer_events import (
     Token,
     Usage,
 )
-from pipelines.answer_stream import AnswerStream
 from pipelines.llm.errors import BudgetExceeded
 from retrieval.types import Source
 

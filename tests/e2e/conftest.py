@@ -24,10 +24,10 @@ import uvicorn
 
 from app.auth import create_key
 from app.container import Container, build_container
-from app.database import drop_database, ensure_database
+from app.db.engine import drop_database, ensure_database
 from app.main import create_app
+from app.serving.ingestion_threads import start_inprocess
 from app.settings import Settings
-from app.workers import start_inprocess
 from tests.conftest import database_on
 
 TIMINGS = pytest.StashKey[dict[str, float]]()

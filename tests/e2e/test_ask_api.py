@@ -22,14 +22,17 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from app.auth import create_key
-from app.cli import cli
-from app.database import drop_database, ensure_database, make_engine
+from app.cli.main import cli
+from app.db.engine import drop_database, ensure_database, make_engine
 from ingest.embedding import SentenceTransformerEmbedder, default_model_path
 from pipelines.answer import INSUFFICIENT_EVIDENCE
 from pipelines.llm.config import load_config
 from pipelines.llm.ledger import Ledger
 from retrieval.threshold import DEFAULT_MIN_SCORE
-from tests.answer_corpus import (
+from tests.conftest import database_on
+from tests.pipelines.llm.conftest import scripted_openai, scripted_openai_session  # noqa: F401
+from tests.support import scripted_openai as so
+from tests.support.answer_corpus import (
     ALPHA,
     BETA,
     REVENUE_QUESTION,
@@ -37,11 +40,8 @@ from tests.answer_corpus import (
     WARRANTY_QUESTION,
     seed,
 )
-from tests.conftest import database_on
-from tests.e2e.ask_support import AskServer, World, ask_sse, openai_config, serve
-from tests.llm import scripted_openai as so
-from tests.llm.conftest import scripted_openai, scripted_openai_session  # noqa: F401
-from tests.llm.scripted_openai import ScriptedOpenAI
+from tests.support.ask import AskServer, World, ask_sse, openai_config, serve
+from tests.support.scripted_openai import ScriptedOpenAI
 
 REPLY = "The Lectern 3000 projector has a two-year warranty [1]."
 

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from pipelines.llm.config import parse_config
-from tests.answer_corpus import WARRANTY_QUESTION
-from tests.e2e.ask_support import ask_sse
-from tests.e2e.processes import free_port, wait_until_up
 from tests.e2e.test_ask_api import embedder, start, world  # noqa: F401  (module fixtures)
+from tests.support.answer_corpus import WARRANTY_QUESTION
+from tests.support.ask import ask_sse
+from tests.support.processes import free_port, wait_until_up
 
 EVAL_MODEL = Path("/var/tmp/lectern-models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf")
 SKIP_REASON = "needs llama-cpp-python (optional extra 'local') and a GGUF model"

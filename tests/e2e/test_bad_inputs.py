@@ -24,7 +24,7 @@ from PIL import Image
 from pypdf import PdfReader, PdfWriter
 
 from tests.e2e.conftest import E2E_UPLOAD_LIMIT, Server, items, upload, wait_for_job
-from tests.ingest.cer import SAMPLES
+from tests.support.cer import SAMPLES
 
 
 def _error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

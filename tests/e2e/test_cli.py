@@ -21,14 +21,14 @@ import pytest
 
 from tests.conftest import DatabaseFactory
 from tests.e2e.conftest import Server
-from tests.e2e.processes import free_port, wait_until_up
+from tests.support.processes import free_port, wait_until_up
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _lectern(*args: str, env: dict[str, str], timeout: float = 120) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
+        [sys.executable, "-m", "app.cli.main", *args],
         env=env,
         cwd=REPO,
         capture_output=True,
@@ -55,7 +55,7 @@ def cli_env(fresh_database_url: DatabaseFactory, tmp_path: Path) -> dict[str, st
 def served(cli_env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """`lectern serve` running in a subprocess; yields its URL and process."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve"],
+        [sys.executable, "-m", "app.cli.main", "serve"],
         env=cli_env,
         cwd=REPO,
         stdout=subprocess.PIPE,
@@ -105,7 +105,7 @@ def test_cli_ingest_uploads_a_folder_and_waits(server: Server, tmp_path: Path) -
     command = [
         sys.executable,
         "-m",
-        "app.cli",
+        "app.cli.main",
         "ingest",
         str(tmp_path),
         "--wait",

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from ingest.tables import ChunkRow
+from ingest.corpus import ChunkRow
 from tests.e2e.conftest import Server, items, upload, wait_for_job
-from tests.ingest.cer import SAMPLES, cer, reference_pages
+from tests.support.cer import SAMPLES, cer, reference_pages
 
 SAMPLE_FILES = ("note.md", "digital-report.pdf", "page.png", "receipt.png", "scanned-report.pdf")
 OCR_CER_BOUND = 0.03

@@ -22,11 +22,11 @@ from pipelines.llm.ledger import Ledger
 from pipelines.llm.metrics import LLMMetrics
 from pipelines.llm.router import Router
 from tests.e2e.conftest import Server, wait_for_job
-from tests.ingest.cer import SAMPLES
-from tests.llm import scripted_openai as so
-from tests.llm.conftest import scripted_openai, scripted_openai_session  # noqa: F401
-from tests.llm.scripted_openai import ScriptedOpenAI
-from tests.pipelines.extract_support import GOOD_RECEIPT, RECEIPT_PAGES, llm_config
+from tests.pipelines.llm.conftest import scripted_openai, scripted_openai_session  # noqa: F401
+from tests.support import scripted_openai as so
+from tests.support.cer import SAMPLES
+from tests.support.extract import GOOD_RECEIPT, RECEIPT_PAGES, llm_config
+from tests.support.scripted_openai import ScriptedOpenAI
 
 GREENLEAF = {"company": "GREENLEAF MARKET", "date": "2024-11-08",
              "address": "214 Harbor Street, Portland, OR 97204", "total": "39.97"}
@@ -169,7 +169,7 @@ def test_cli_extract_uploads_waits_and_prints_json(
     source = tmp_path / "receipt.txt"
     source.write_text("\n".join(RECEIPT_PAGES) + f"\nref {uuid.uuid4().hex}\n")
     llm.script(so.structured(GOOD_RECEIPT))
-    command = [sys.executable, "-m", "app.cli", "extract", str(source), "--schema", "receipt",
+    command = [sys.executable, "-m", "app.cli.main", "extract", str(source), "--schema", "receipt",
                "--url", server.url, "--api-key", server.keys["alpha"]]
     result = subprocess.run(command, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr

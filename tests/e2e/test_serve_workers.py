@@ -27,7 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import DatabaseFactory
 from tests.e2e.conftest import wait_for_job
-from tests.e2e.processes import free_port, wait_until_up
+from tests.support.processes import free_port, wait_until_up
 
 REPO = Path(__file__).resolve().parents[2]
 STARTUP_S = 180.0  # the parent and each worker load the embedding model on 2 busy cores
@@ -50,7 +50,7 @@ def served(fresh_database_url: DatabaseFactory, tmp_path: Path) -> Iterator[Serv
            "LECTERN_PORT": str(port), "LECTERN_DATA_DIR": str(tmp_path / "data"),
            "LECTERN_OCR_WORKERS": "1", "LECTERN_WEB_WORKERS": "2"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve"], env=env, cwd=REPO,
+    process = subprocess.Popen([sys.executable, "-m", "app.cli.main", "serve"], env=env, cwd=REPO,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:

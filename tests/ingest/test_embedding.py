@@ -13,7 +13,7 @@ from ingest.embedding import (
     SentenceTransformerEmbedder,
     default_model_path,
 )
-from tests.fakes_embedder import HashEmbedder
+from tests.support.fake_embedder import HashEmbedder
 
 
 @functools.cache

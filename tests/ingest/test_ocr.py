@@ -23,7 +23,7 @@ from ingest.images import character_size, uncovered_text_ratio
 from ingest.ocr import OcrPage, TesseractOcr
 from ingest.ocr_pool import OcrPool, SerialOcr
 from ingest.textlayer import render_page
-from tests.ingest.cer import SAMPLES, cer, reference_pages
+from tests.support.cer import SAMPLES, cer, reference_pages
 
 SCANNED = (SAMPLES / "scanned-report.pdf").read_bytes()
 BILL_ROWS = [("Item", "Qty", "Price", "Amount"),

@@ -18,8 +18,8 @@ from ingest.errors import NoReadableText
 from ingest.pipeline import IngestContext, IngestResult, Stage, run_ingest
 from ingest.sniff import sniff
 from ingest.types import Limits
-from tests.fakes_embedder import HashEmbedder
 from tests.ingest.test_embedding import load_real_embedder
+from tests.support.fake_embedder import HashEmbedder
 
 SAMPLES = Path(__file__).parents[2] / "samples"
 Event = tuple[Stage, int, int | None]

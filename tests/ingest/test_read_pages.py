@@ -19,7 +19,7 @@ from ingest.ocr_pool import OcrPool, SerialOcr
 from ingest.read_pages import read_pages
 from ingest.sniff import sniff
 from ingest.types import Limits, PageText
-from tests.ingest.cer import SAMPLES, cer, normalize, reference_pages
+from tests.support.cer import SAMPLES, cer, normalize, reference_pages
 
 LIMITS = Limits()
 

@@ -12,7 +12,7 @@ from PIL import Image
 from ingest.errors import EmptyFile, FileTooLarge, IngestError, UnsupportedFileType
 from ingest.sniff import decode_text, sniff
 from ingest.types import Limits
-from tests.ingest.cer import SAMPLES
+from tests.support.cer import SAMPLES
 
 LIMITS = Limits()
 

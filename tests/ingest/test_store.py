@@ -10,9 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ingest import store
-from ingest.tables import ChunkRow, Document, DocumentFile, Page
+from ingest.corpus import ChunkRow, Document, DocumentFile, Page
 from ingest.types import Chunk, CleanPage, Sniffed
-from tests.fakes_embedder import HashEmbedder
+from tests.support.fake_embedder import HashEmbedder
 
 TEXT = Sniffed(kind="text", mime="text/plain")
 

@@ -12,7 +12,7 @@ from ingest.errors import CorruptDocument, EncryptedDocument, TooManyPages
 from ingest.images import has_ink
 from ingest.textlayer import needs_ocr, open_pdf, render_page
 from ingest.types import Limits
-from tests.ingest.cer import SAMPLES, normalize, reference_pages
+from tests.support.cer import SAMPLES, normalize, reference_pages
 
 LIMITS = Limits()
 DIGITAL = (SAMPLES / "digital-report.pdf").read_bytes()

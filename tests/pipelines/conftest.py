@@ -16,13 +16,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.database import make_engine, session_factory
-from ingest.tables import ChunkRow, Document
+from app.db.engine import make_engine, session_factory
+from ingest.corpus import ChunkRow, Document
 from ingest.types import Limits
-from pipelines import ingest_job
-from pipelines.tables import Job
+from pipelines import ingestion
+from pipelines.ingestion import Job
 from tests.conftest import DatabaseFactory
-from tests.fakes_embedder import HashEmbedder
+from tests.support.fake_embedder import HashEmbedder
 
 ROOT = Path(__file__).parents[2]
 NOTE = (ROOT / "samples" / "note.md").read_bytes()
@@ -38,7 +38,7 @@ class QueueDb:
     def submit(self, data: bytes = NOTE, tenant: str = "acme") -> Job:
         """Upload `data` as a document and return its queued job."""
         with self.sessions() as session:
-            sub = ingest_job.submit_document(
+            sub = ingestion.submit_document(
                 session,
                 tenant=tenant,
                 collection="default",

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from ingest.embedding import SentenceTransformerEmbedder, default_model_path
-from tests.fakes_embedder import HashEmbedder
+from tests.support.fake_embedder import HashEmbedder
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from ingest.embedding import SentenceTransformerEmbedder
 from retrieval.search import search
 from retrieval.threshold import DEFAULT_MIN_SCORE
-from tests.retrieval.corpus import add_document
+from tests.support.retrieval_corpus import add_document
 
 CORPUS = {
     # Near-identical tickets and parts: only the identifier tells them apart.

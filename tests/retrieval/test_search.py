@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from retrieval.errors import InvalidFilter, InvalidQuery
 from retrieval.search import search
 from retrieval.types import Hit
-from tests.fakes_embedder import HashEmbedder
-from tests.retrieval.corpus import add_document
+from tests.support.fake_embedder import HashEmbedder
+from tests.support.retrieval_corpus import add_document
 
 MODES = ("vector", "text", "hybrid")
 

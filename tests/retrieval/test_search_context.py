@@ -16,7 +16,7 @@ from ingest.store import insert_document, write_corpus
 from ingest.types import CleanPage, Sniffed
 from retrieval.context import assemble_context
 from retrieval.search import search
-from tests.fakes_embedder import HashEmbedder
+from tests.support.fake_embedder import HashEmbedder
 
 PAGE_1 = "# Results\n\n## Revenue\n\n" + " ".join(
     f"In month {i} revenue from the outdoor range grew by {i} percent." for i in range(1, 9)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from retrieval.filters import make_filters
 from retrieval.search import build_statement, search
 from retrieval.types import SearchQuery
-from tests.retrieval.corpus import add_document
+from tests.support.retrieval_corpus import add_document
 
 DIM = 384
 TOP_K = 10

@@ -15,12 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.database import make_engine
+from app.db.engine import make_engine
 from ingest.store import delete_document, write_corpus
 from ingest.types import Chunk
 from retrieval.search import search
-from tests.fakes_embedder import HashEmbedder
-from tests.retrieval.corpus import add_document
+from tests.support.fake_embedder import HashEmbedder
+from tests.support.retrieval_corpus import add_document
 
 RECOUNT = text(
     "SELECT lexeme, count(*) FROM chunks, unnest(tsvector_to_array(tsv)) AS lexeme"

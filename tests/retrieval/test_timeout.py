@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from retrieval.errors import SearchTimedOut
 from retrieval.search import search
-from tests.fakes_embedder import HashEmbedder
+from tests.support.fake_embedder import HashEmbedder
 
 
 def test_a_blocked_search_is_cancelled_after_its_timeout(

@@ -1,0 +1,115 @@
+"""`lectern ask "question"`: stream an answer to the terminal, then list its sources.
+
+A plain HTTP client of a running server (like `lectern ingest`), reading `POST /v1/ask` as
+server-sent events with httpx-sse: tokens are written to stdout as they arrive, then the
+numbered sources with file, pages and section, then (on stderr) who answered and what it
+cost. The exit status is 1 when the server refuses the question or the answer breaks off.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import httpx
+import typer
+from httpx_sse import SSEError, connect_sse
+from rich.console import Console
+from rich.markup import escape
+
+from app.cli.ingest import describe_error
+
+console = Console(stderr=True)
+
+
+def _pages(source: dict[str, Any]) -> str:
+    start, end = source.get("page_start"), source.get("page_end")
+    return f"p. {start}" if start == end else f"pp. {start}–{end}"
+
+
+def print_sources(sources: list[dict[str, Any]]) -> None:
+    """One line per numbered source: `[n] file, pages — section (score)`."""
+    for s in sources:
+        section = f" — {s['section']}" if s.get("section") else ""
+        print(f"[{s['n']}] {s['filename']}, {_pages(s)}{section}  (score {s['score']:.2f})")
+
+
+def _refusal(response: httpx.Response) -> str:
+    response.read()
+    return describe_error(response)
+
+
+def stream_answer(client: httpx.Client, body: dict[str, Any]) -> int:
+    """Print one streamed answer; returns the exit status."""
+    sources: list[dict[str, Any]] = []
+    meta: dict[str, Any] = {}
+    headers = {"Accept": "text/event-stream"}
+    with connect_sse(client, "POST", "/v1/ask", json=body, headers=headers) as events:
+        if events.response.status_code != 200:
+            console.print(f"[red]{escape(_refusal(events.response))}[/red]")
+            return 1
+        try:
+            for sse in events.iter_sse():
+                data: Any = json.loads(sse.data) if sse.data else {}
+                if sse.event == "meta":
+                    meta = data
+                elif sse.event == "sources":
+                    sources = data
+                elif sse.event == "token":
+                    sys.stdout.write(data["text"])
+                    sys.stdout.flush()
+                elif sse.event == "handover":
+                    console.print(f"\n[yellow](continued by {escape(data['model'])})[/yellow]")
+                elif sse.event == "usage":
+                    meta["usage"] = data
+                elif sse.event == "error":
+                    print()
+                    console.print(f"[red]{escape(data['code'])}: {escape(data['message'])}[/red]")
+                    return 1
+                elif sse.event == "done":
+                    break
+        except SSEError as exc:
+            console.print(f"[red]not an event stream: {escape(str(exc))}[/red]")
+            return 1
+    print()
+    if sources:
+        print()
+        print_sources(sources)
+    _footer(meta)
+    return 0
+
+
+def _footer(meta: dict[str, Any]) -> None:
+    if meta.get("insufficient_evidence"):
+        return
+    usage = meta.get("usage") or {}
+    label = "extractive (quoted from the sources)" if meta.get("extractive") else meta.get("model")
+    cached = ", cached" if meta.get("cached") else ""
+    console.print(f"[dim]{escape(str(label))} via {escape(str(meta.get('provider')))}{cached}; "
+                  f"${usage.get('cost_usd', 0):.6f}, first token {usage.get('ttft_ms')} ms[/dim]")
+
+
+def ask(
+    question: Annotated[str, typer.Argument(help="what to ask your documents")],
+    collection: Annotated[str | None, typer.Option(help="only this collection")] = None,
+    top_k: Annotated[int, typer.Option(min=1, max=50, help="sources to retrieve")] = 8,
+    mode: Annotated[str, typer.Option(help="hybrid, vector or text retrieval")] = "hybrid",
+    url: Annotated[str, typer.Option(envvar="LECTERN_URL", help="lectern server")] = (
+        "http://127.0.0.1:8000"
+    ),
+    api_key: Annotated[str | None, typer.Option(envvar="LECTERN_API_KEY", help="API key")] = None,
+    timeout: Annotated[float, typer.Option(help="seconds to wait between events")] = 300.0,
+) -> None:
+    """Ask a question over the HTTP API; the answer streams, then its sources are listed."""
+    body: dict[str, Any] = {"question": question, "top_k": top_k, "mode": mode}
+    if collection:
+        body["collection"] = collection
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        with httpx.Client(base_url=url, headers=headers, timeout=timeout) as client:
+            status = stream_answer(client, body)
+    except httpx.HTTPError as exc:
+        console.print(f"[red]cannot reach {escape(url)}: {escape(str(exc))}[/red]")
+        status = 1
+    raise typer.Exit(status)

@@ -1,0 +1,253 @@
+"""The `lectern` command line: `serve`, `worker`, `ingest`, `db upgrade`, `keys ...`.
+
+Each command area lives in its own module (`app.cli.ingest`, and later `ask`/`extract`) and is
+registered on the Typer app here. Commands that need the database or models build them
+through the composition root (`app.container.build_container`); `ingest` is a plain HTTP
+client of a running server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from app.cli import ask as cli_ask
+from app.cli import extract as cli_extract
+from app.cli import ingest as cli_ingest
+from app.logs import configure_logging
+from app.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+# Commands import the server side (database, torch, uvicorn) when they run, so that the
+# HTTP-client commands (`ingest`, later `ask`) start in a fraction of a second.
+
+cli = typer.Typer(name="lectern", no_args_is_help=True, add_completion=False)
+db_cli = typer.Typer(no_args_is_help=True, help="Database schema.")
+keys_cli = typer.Typer(no_args_is_help=True, help="API keys (stored hashed).")
+cli.add_typer(db_cli, name="db")
+cli.add_typer(keys_cli, name="keys")
+cli.command("ingest")(cli_ingest.ingest)
+cli.command("ask")(cli_ask.ask)
+cli.command("extract")(cli_extract.extract)
+
+log = logging.getLogger("lectern.cli")
+out = Console()
+err = Console(stderr=True)
+
+
+def _settings(**overrides: object) -> Settings:
+    """Load settings (exit 2 with the list of bad variables) and configure logging."""
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        err.print(str(exc))
+        raise typer.Exit(2) from None
+    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    configure_logging(settings.log_level)
+    return settings
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address [env LECTERN_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="port [env LECTERN_PORT]")] = None,
+    worker: Annotated[
+        bool, typer.Option(help="run in-process ingestion workers [env LECTERN_INPROCESS_WORKER]")
+    ] = True,
+    web_workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="HTTP worker processes [env LECTERN_WEB_WORKERS]"),
+    ] = None,
+) -> None:
+    """Migrate the database, start in-process workers, and serve the HTTP API."""
+    settings = _settings(host=host, port=port, web_workers=web_workers)
+    inprocess = worker and settings.inprocess_worker
+    if settings.web_workers > 1:  # before anything imports prometheus_client: see web_workers
+        _serve_workers(settings, inprocess)
+        return
+
+    import uvicorn
+
+    from app.container import build_container
+    from app.db.engine import DatabaseSetupError
+    from app.main import create_app
+    from app.serving.ingestion_threads import start_inprocess
+
+    try:
+        container = build_container(settings, migrate=True, with_ocr=inprocess)
+    except DatabaseSetupError as exc:
+        err.print(f"[red]database:[/red] {exc}")
+        raise typer.Exit(1) from None
+    workers = start_inprocess(container) if inprocess else None
+    try:
+        config = uvicorn.Config(
+            create_app(container),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+        _finish_after_stop_signals()
+        uvicorn.Server(config).run()
+    finally:
+        if workers is not None:
+            log.info("stopping in-process workers")
+            workers.stop()
+        container.close()
+
+
+def _serve_workers(settings: Settings, inprocess: bool) -> None:
+    """`serve` with several HTTP worker processes (`app.serving.http_workers`); exits non-zero
+    on error."""
+    from app.db.engine import DatabaseSetupError
+    from app.serving.http_workers import serve_workers
+
+    try:
+        status = serve_workers(settings, inprocess=inprocess)
+    except DatabaseSetupError as exc:
+        err.print(f"[red]database:[/red] {exc}")
+        raise typer.Exit(1) from None
+    if status:
+        raise typer.Exit(status)
+
+
+def _finish_after_stop_signals() -> None:
+    """Let `serve` clean up after SIGTERM/SIGINT instead of dying on uvicorn's re-raise.
+
+    uvicorn handles the signal, shuts down, restores the previous handlers and raises the
+    signal again; with Python's defaults that kills the process (SIGTERM) or throws
+    KeyboardInterrupt (SIGINT) before workers release their jobs. These handlers only log, so
+    `serve` stops its workers, closes the container and exits 0.
+    """
+
+    def _log_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s; finishing shutdown", signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, _log_signal)
+    signal.signal(signal.SIGINT, _log_signal)
+
+
+@cli.command("worker")
+def worker_command(
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, help="jobs at once [env LECTERN_WORKER_CONCURRENCY]")
+    ] = None,
+) -> None:
+    """Run ingestion workers until SIGTERM or SIGINT (finishing or releasing current jobs)."""
+    from app.container import build_container
+    from app.serving.ingestion_threads import run_workers
+
+    settings = _settings(worker_concurrency=concurrency)
+    container = build_container(settings)
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    try:
+        run_workers(container, stop)
+    finally:
+        container.close()
+
+
+@db_cli.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="target revision")] = "head",
+) -> None:
+    """Apply the schema migrations (starting the embedded server if no URL is set)."""
+    from app.container import start_database
+    from app.db.engine import upgrade
+
+    settings = _settings()
+    url, database = start_database(settings)
+    try:
+        upgrade(url, revision)
+    finally:
+        if database is not None:
+            database.close()
+    out.print(f"database at {revision}")
+
+
+@contextlib.contextmanager
+def _key_session() -> Iterator[Session]:
+    """A session on the configured database, for the small `keys` commands."""
+    from app.container import start_database
+    from app.db.engine import make_engine, session_factory
+
+    url, database = start_database(_settings())
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        with session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+        if database is not None:
+            database.close()
+
+
+@keys_cli.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="tenant the key acts for")],
+    name: Annotated[str, typer.Option(help="a label to recognise it by")] = "",
+) -> None:
+    """Create an API key and print it once (only its hash is stored)."""
+    from app.auth import create_key
+
+    with _key_session() as session:
+        key = create_key(session, tenant, name)
+    out.print(key, soft_wrap=True)
+    err.print(f"key for tenant {tenant!r} created; it will not be shown again")
+
+
+@keys_cli.command("revoke")
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="the key, or its displayed prefix")],
+) -> None:
+    """Revoke a key; requests with it get 401 from now on."""
+    from app.auth import revoke
+
+    with _key_session() as session:
+        count = revoke(session, key)
+    if not count:
+        err.print("no such unrevoked key")
+        raise typer.Exit(1)
+    out.print(f"revoked {count} key(s)")
+
+
+@keys_cli.command("list")
+def keys_list(
+    tenant: Annotated[str | None, typer.Option(help="only this tenant's keys")] = None,
+) -> None:
+    """List keys by prefix, tenant, name and state (never the keys themselves)."""
+    from app.auth import list_keys
+
+    table = Table("prefix", "tenant", "name", "created", "revoked")
+    with _key_session() as session:
+        for info in list_keys(session, tenant):
+            revoked = info.revoked_at.isoformat(timespec="seconds") if info.revoked_at else ""
+            created = info.created_at.isoformat(timespec="seconds")
+            table.add_row(info.prefix, info.tenant_id, info.name, created, revoked)
+    out.print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()
+
+
+if __name__ == "__main__":
+    main()

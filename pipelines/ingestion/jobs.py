@@ -1,0 +1,245 @@
+"""The ingestion use case as the API and CLI see it: submit, inspect, list, delete, wait.
+
+`submit_document` validates the bytes (before anything is stored), deduplicates by sha256 per
+tenant and collection, and queues a job that a worker (`pipelines.ingestion.worker`) runs.
+Everything else is a tenant-checked wrapper over `ingest.store` and the jobs table: another
+tenant's document or job is "not found" (404), never "forbidden", so ids leak nothing.
+Functions that write commit their own transaction, so a queued job is visible to workers as
+soon as the call returns.
+
+Dedup rules for the same bytes in the same tenant and collection:
+- existing document processing or ready → that document, no new job (`created=False`);
+- existing document failed → it is re-queued with a fresh job (`created=True`): a failure may
+  have been transient or fixed by an upgrade, and the user asked again; its filename and
+  metadata are replaced by the new upload's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ingest import store
+from ingest.corpus import ChunkRow, Document, Page
+from ingest.sniff import sniff
+from ingest.store import Counted
+from ingest.types import Limits
+from pipelines.errors import DocumentNotFound, JobNotFound, JobWaitTimeout
+from pipelines.ingestion.job_table import Job
+
+TERMINAL_STATUSES = frozenset({"succeeded", "failed"})
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The outcome of an upload: the document, its new job (None when deduplicated)."""
+
+    document: Document
+    job: Job | None
+    created: bool
+
+
+def _new_job(session: Session, document: Document, max_attempts: int) -> Job:
+    job = Job(
+        id=uuid.uuid4(),
+        tenant_id=document.tenant_id,
+        kind="ingest",
+        document_id=document.id,
+        status="queued",
+        pages_done=0,
+        attempts=0,
+        max_attempts=max_attempts,
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def _committed(session: Session, document: Document, job: Job | None, created: bool) -> Submission:
+    """Commit, then load server-side defaults so the rows read fine after the session ends."""
+    session.commit()
+    session.refresh(document)
+    if job is not None:
+        session.refresh(job)
+    return Submission(document=document, job=job, created=created)
+
+
+def _requeue(
+    session: Session, document: Document, filename: str, metadata: dict[str, Any], max_attempts: int
+) -> Submission:
+    """Give a failed document another go with a fresh job (see the module docstring)."""
+    document.status, document.error = "processing", None
+    document.filename, document.metadata_ = filename, dict(metadata)
+    job = _new_job(session, document, max_attempts)
+    return _committed(session, document, job, True)
+
+
+def submit_document(
+    session: Session,
+    *,
+    tenant: str,
+    collection: str,
+    filename: str,
+    data: bytes,
+    metadata: dict[str, Any],
+    limits: Limits,
+    max_attempts: int = 3,
+) -> Submission:
+    """Store an upload and queue its ingestion, or return the existing copy of the same bytes.
+
+    Raises `IngestError` (4xx) for empty, unsupported or oversized input before storing
+    anything. Two concurrent identical uploads end with one document: the loser of the
+    unique-constraint race returns the winner's document with `created=False`. Commits.
+    """
+    sniffed = sniff(data, filename, limits)
+    digest = hashlib.sha256(data).hexdigest()
+    for _ in range(3):
+        existing = store.find_by_sha256(
+            session, tenant=tenant, collection=collection, sha256=digest
+        )
+        if existing is not None:
+            if existing.status != "failed":
+                return Submission(document=existing, job=None, created=False)
+            locked = store.get_document(
+                session, tenant=tenant, document_id=existing.id, for_update=True
+            )
+            if locked is None:  # deleted meanwhile: try again from the top
+                session.rollback()
+                continue
+            session.refresh(locked)
+            if locked.status != "failed":  # someone else re-queued it first
+                session.commit()
+                return Submission(document=locked, job=None, created=False)
+            return _requeue(session, locked, filename, metadata, max_attempts)
+        try:
+            with session.begin_nested():
+                document = store.insert_document(
+                    session,
+                    tenant=tenant,
+                    collection=collection,
+                    filename=filename,
+                    sniffed=sniffed,
+                    data=data,
+                    sha256=digest,
+                    metadata=metadata,
+                )
+                job = _new_job(session, document, max_attempts)
+        except IntegrityError:
+            continue  # an identical upload committed first; the next lookup finds it
+        return _committed(session, document, job, True)
+    raise RuntimeError("could not store the upload: the same bytes kept appearing and vanishing")
+
+
+def get_document(session: Session, *, tenant: str, document_id: uuid.UUID) -> Document:
+    """The tenant's document; DocumentNotFound for unknown ids and other tenants' ids."""
+    document = store.get_document(session, tenant=tenant, document_id=document_id)
+    if document is None:
+        raise DocumentNotFound("document not found", document_id=str(document_id))
+    return document
+
+
+list_documents = store.list_documents
+"""A page of the tenant's documents, newest first, optionally of one collection or status, and
+their total (the store's listing as is: it already filters on the tenant and needs no
+not-found check)."""
+
+
+def list_chunks(
+    session: Session, *, tenant: str, document_id: uuid.UUID, limit: int = 100, offset: int = 0
+) -> Counted[ChunkRow]:
+    """A page of the document's chunks in order and their total; DocumentNotFound if the
+    tenant has no such document."""
+    get_document(session, tenant=tenant, document_id=document_id)
+    return store.list_chunks(
+        session, tenant=tenant, document_id=document_id, limit=limit, offset=offset
+    )
+
+
+def list_pages(
+    session: Session, *, tenant: str, document_id: uuid.UUID, limit: int = 100, offset: int = 0
+) -> Counted[Page]:
+    """A page of the document's pages in order and their total; DocumentNotFound if the
+    tenant has no such document."""
+    get_document(session, tenant=tenant, document_id=document_id)
+    return store.list_pages(
+        session, tenant=tenant, document_id=document_id, limit=limit, offset=offset
+    )
+
+
+def delete_document(session: Session, *, tenant: str, document_id: uuid.UUID) -> None:
+    """Delete the document with its file, pages, chunks and jobs; commits.
+
+    A worker busy with it notices at its next progress update and stops without writing.
+    """
+    if not store.delete_document(session, tenant=tenant, document_id=document_id):
+        session.rollback()
+        raise DocumentNotFound("document not found", document_id=str(document_id))
+    session.commit()
+
+
+def get_job(session: Session, *, tenant: str, job_id: uuid.UUID) -> Job:
+    """The tenant's job; JobNotFound for unknown ids and other tenants' ids."""
+    job = session.scalar(select(Job).where(Job.id == job_id, Job.tenant_id == tenant))
+    if job is None:
+        raise JobNotFound("job not found", job_id=str(job_id))
+    return job
+
+
+def list_jobs(
+    session: Session,
+    *,
+    tenant: str,
+    document_id: uuid.UUID | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Counted[Job]:
+    """A page of the tenant's jobs, newest first, optionally of one document or status, and
+    their total."""
+    return store.list_newest(session, Job, tenant=tenant,
+                             equal={"document_id": document_id, "status": status},
+                             limit=limit, offset=offset)
+
+
+def wait_for_job(
+    session_factory: Callable[[], Session],
+    *,
+    tenant: str,
+    job_id: uuid.UUID,
+    timeout_s: float = 600.0,
+    poll_s: float = 0.5,
+    on_progress: Callable[[Job], None] | None = None,
+) -> Job:
+    """Poll until the job is succeeded or failed and return it (a detached snapshot).
+
+    `on_progress(job)` is called whenever status, stage or pages_done change. Raises
+    JobNotFound (unknown id, or the document was deleted) and JobWaitTimeout after `timeout_s`.
+    """
+    deadline = time.monotonic() + timeout_s
+    seen: tuple[object, ...] | None = None
+    while True:
+        with session_factory() as session:
+            job = get_job(session, tenant=tenant, job_id=job_id)
+            session.expunge(job)
+        state = (job.status, job.stage, job.pages_done, job.pages_total)
+        if on_progress is not None and state != seen:
+            on_progress(job)
+        seen = state
+        if job.status in TERMINAL_STATUSES:
+            return job
+        if time.monotonic() >= deadline:
+            raise JobWaitTimeout(
+                f"job still {job.status} after {timeout_s:g}s",
+                job_id=str(job_id),
+                status=job.status,
+                stage=job.stage,
+            )
+        time.sleep(poll_s)

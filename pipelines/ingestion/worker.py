@@ -1,0 +1,299 @@
+"""The ingestion worker: claims jobs, runs the ingest pipeline, stores the result exactly once.
+
+A `Worker` claims one job at a time (states and guards: `pipelines.ingestion.queue`), renews its
+lease from a heartbeat thread, and writes progress (stage, pages done of total) in small guarded
+transactions that double as cancellation points: when the job is no longer ours (lease taken
+over, or document deleted, which cascades to its jobs) or the worker is stopping, the pipeline
+stops between pages or batches. Content errors (`IngestError` with a 4xx status) fail the job and
+document at once; anything else is retried until `max_attempts`; a job whose workers died that
+often fails as `worker_lost`. `start_inprocess_workers` runs workers as threads of `serve`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ingest import store
+from ingest.errors import IngestError
+from ingest.pipeline import IngestContext, IngestResult, Stage, run_ingest
+from ingest.sniff import sniff
+from pipelines.ingestion import queue as job_queue
+from pipelines.ingestion.queue import Claimed
+
+log = logging.getLogger("lectern.worker")
+
+SessionFactory = Callable[[], Session]
+ContextSource = IngestContext | Callable[[], IngestContext]
+
+
+class JobLost(Exception):
+    """This worker no longer owns the job: lease taken over, or job/document deleted."""
+
+
+class ShuttingDown(Exception):
+    """The worker was asked to stop; its job goes back to the queue."""
+
+
+def default_worker_id(name: str = "worker") -> str:
+    """`host:pid:name`, unique per live worker and readable in the jobs table."""
+    return f"{socket.gethostname()}:{os.getpid()}:{name}"
+
+
+class _Lease:
+    """The heartbeat thread and the progress writes of one claimed job."""
+
+    def __init__(self, worker: Worker, job: Claimed) -> None:
+        self._worker, self._job = worker, job
+        self.lost = threading.Event()
+        self._finished = threading.Event()
+        self._stage: str | None = None
+        self._last_write = 0.0
+        self._thread = threading.Thread(target=self._beat, name=f"lease-{job.id}", daemon=True)
+
+    def __enter__(self) -> _Lease:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._finished.set()
+        self._thread.join()
+
+    def _renew(self, **values: Any) -> bool:
+        w = self._worker
+        with w.session_factory() as session:
+            mine = job_queue.renew(
+                session,
+                job=self._job,
+                worker_id=w.worker_id,
+                lease_seconds=w.lease_seconds,
+                **values,
+            )
+        if not mine:
+            self.lost.set()
+        return mine
+
+    def _beat(self) -> None:
+        while not self._finished.wait(self._worker.heartbeat_interval):
+            try:
+                if not self._renew():
+                    log.warning("job %s: lease lost", self._job.id)
+                    return
+            except Exception:  # a database blip: the next beat may succeed
+                log.warning("job %s: lease renewal failed", self._job.id, exc_info=True)
+
+    def progress(self, stage: Stage, done: int, total: int | None) -> None:
+        """Record progress (throttled; stage changes and completion always written).
+
+        Raises JobLost or ShuttingDown to interrupt the pipeline.
+        """
+        if self.lost.is_set():
+            raise JobLost(str(self._job.id))
+        if self._worker.stopping.is_set():
+            raise ShuttingDown(str(self._job.id))
+        now = time.monotonic()
+        complete = total is not None and done >= total
+        recent = now - self._last_write < self._worker.progress_interval
+        if stage == self._stage and not complete and recent:
+            return
+        values: dict[str, Any] = {"stage": stage, "pages_done": done}
+        if total is not None:
+            values["pages_total"] = total
+        if not self._renew(**values):
+            raise JobLost(str(self._job.id))
+        self._stage, self._last_write = stage, now
+
+
+class Worker:
+    """Claims and runs ingestion jobs one at a time; run several (threads or processes) to scale.
+
+    `context` is the shared `IngestContext` or a zero-argument factory for one (its
+    `on_progress` is replaced per job). A claim survives `lease_seconds` without a heartbeat;
+    the heartbeat runs every `heartbeat_interval` seconds (default: a third of the lease).
+    Several `Worker`s may share one session factory and context, each in its own thread.
+    """
+
+    def __init__(
+        self,
+        session_factory: SessionFactory,
+        context: ContextSource,
+        *,
+        worker_id: str | None = None,
+        lease_seconds: float = 30.0,
+        poll_interval: float = 0.5,
+        heartbeat_interval: float | None = None,
+        progress_interval: float = 0.25,
+    ) -> None:
+        self.session_factory = session_factory
+        self._context = context
+        self.worker_id = worker_id or default_worker_id(f"worker-{uuid.uuid4().hex[:6]}")
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self.heartbeat_interval = heartbeat_interval or lease_seconds / 3
+        self.progress_interval = progress_interval
+        self.stopping = threading.Event()
+
+    def context(self) -> IngestContext:
+        """The ingest context for the next job."""
+        return self._context if isinstance(self._context, IngestContext) else self._context()
+
+    def run_once(self) -> bool:
+        """Claim one job and carry it to an end (or back to the queue); False if none waited."""
+        with self.session_factory() as session:
+            job = job_queue.claim(
+                session, worker_id=self.worker_id, lease_seconds=self.lease_seconds
+            )
+        if job is None:
+            return False
+        log.info("job %s: claimed by %s (attempt %d)", job.id, self.worker_id, job.attempts)
+        if job.attempts > job.max_attempts:  # its workers kept dying (e.g. killed for memory)
+            message = f"the job's worker stopped {job.max_attempts} times without finishing"
+            self._fail(job, "worker_lost", message, {"attempts": job.max_attempts})
+        else:
+            self._process(job)
+        return True
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Process jobs until `stop` (or `self.stopping`) is set; a current job is released."""
+        if stop is not None:
+            self.stopping = stop
+        while not self.stopping.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:  # e.g. the database is unreachable: keep the worker alive
+                log.exception("worker %s: error while claiming or finishing", self.worker_id)
+                busy = False
+            if not busy:
+                self.stopping.wait(self.poll_interval)
+
+    def _process(self, job: Claimed) -> None:
+        document, data = None, None
+        if job.document_id is not None:
+            with self.session_factory() as session:
+                document = store.get_document(
+                    session, tenant=job.tenant_id, document_id=job.document_id
+                )
+                if document is not None:
+                    data = store.load_file(session, tenant=job.tenant_id, document_id=document.id)
+        if document is None or data is None:
+            log.info("job %s: its document is gone; nothing to do", job.id)
+            return
+        started = time.perf_counter()
+        try:
+            with _Lease(self, job) as lease:
+                result = self._ingest(job, data, document.filename, lease)
+        except JobLost:
+            log.warning("job %s: no longer ours (lease taken over or deleted)", job.id)
+        except ShuttingDown:
+            with self.session_factory() as session:
+                job_queue.release(session, job=job, worker_id=self.worker_id)
+            log.info("job %s: released on shutdown", job.id)
+        except IngestError as exc:
+            if exc.http_status < 500:
+                self._fail(job, exc.code, exc.message, exc.details)
+            else:
+                self._retry_or_fail(job, exc.code, exc)
+        except Exception as exc:
+            log.exception("job %s: unexpected error", job.id)
+            self._retry_or_fail(job, "internal_error", exc)
+        else:
+            log.info(
+                "job %s: succeeded, %d pages, %d chunks in %.2fs %s",
+                job.id,
+                len(result.pages),
+                len(result.chunks),
+                time.perf_counter() - started,
+                {stage: round(seconds, 3) for stage, seconds in result.timings.items()},
+            )
+
+    def _ingest(self, job: Claimed, data: bytes, filename: str, lease: _Lease) -> IngestResult:
+        """Run the pipeline and store its result; `timings` gains "storing"."""
+        base = self.context()
+        sniffed = sniff(data, filename, base.limits)
+        result = run_ingest(data, sniffed, replace(base, on_progress=lease.progress))
+        lease.progress("storing", len(result.pages), len(result.pages))
+        started = time.perf_counter()
+        with self.session_factory() as session:
+            if not job_queue.finish(session, job=job, worker_id=self.worker_id, result=result):
+                raise JobLost(str(job.id))
+        result.timings["storing"] = time.perf_counter() - started
+        return result
+
+    def _fail(self, job: Claimed, code: str, message: str, details: dict[str, Any]) -> None:
+        error = {"code": code, "message": message, "details": details}
+        with self.session_factory() as session:
+            if job_queue.fail(session, job=job, worker_id=self.worker_id, error=error):
+                log.info("job %s: failed (%s: %s)", job.id, code, message)
+
+    def _retry_or_fail(self, job: Claimed, code: str, exc: Exception) -> None:
+        message = f"{type(exc).__name__}: {exc}"[:1000]
+        if job.attempts >= job.max_attempts:
+            self._fail(job, code, message, {"attempts": job.attempts})
+            return
+        error = {"code": code, "message": message, "details": {"attempt": job.attempts}}
+        with self.session_factory() as session:
+            if job_queue.requeue(session, job=job, worker_id=self.worker_id, error=error):
+                log.info("job %s: attempt %d failed, re-queued", job.id, job.attempts)
+
+
+class WorkerPool:
+    """Worker threads sharing a stop event; `stop()` releases their current jobs and joins."""
+
+    def __init__(self, workers: list[Worker]) -> None:
+        self.stop_event = threading.Event()
+        self.workers = workers
+        self.threads = [
+            threading.Thread(target=w.run, args=(self.stop_event,), name=w.worker_id, daemon=True)
+            for w in workers
+        ]
+
+    def start(self) -> WorkerPool:
+        """Start every worker thread."""
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Ask workers to stop, wait up to `timeout` seconds; True if all threads ended."""
+        self.stop_event.set()
+        deadline = time.monotonic() + timeout
+        for thread in self.threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self.threads)
+
+    def __enter__(self) -> WorkerPool:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_inprocess_workers(
+    session_factory: SessionFactory,
+    context: ContextSource,
+    *,
+    count: int = 1,
+    name: str = "inprocess",
+    **worker_options: Any,
+) -> WorkerPool:
+    """Start `count` worker threads in this process (what `serve` uses); call `.stop()` at exit.
+
+    `worker_options` go to `Worker` (lease_seconds, poll_interval, ...). A job a thread is
+    running at shutdown goes back to the queue at its next progress point, attempt not spent.
+    """
+    workers = [
+        Worker(
+            session_factory, context, worker_id=default_worker_id(f"{name}-{i}"), **worker_options
+        )
+        for i in range(count)
+    ]
+    return WorkerPool(workers).start()
