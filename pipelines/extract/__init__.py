@@ -19,7 +19,7 @@ from pipelines.extract.errors import (
     NoExtractor,
     NothingToExtract,
 )
-from pipelines.extract.evidence import Evidence, PageText, find_evidence
+from pipelines.extract.evidence import Evidence, SourcePage, find_evidence
 from pipelines.extract.json_schema import Target, check_custom_schema, custom_target
 from pipelines.extract.normalize import normalize_amount, normalize_date
 from pipelines.extract.schemas import SCHEMAS, NamedSchema, named_schema, resolve_target
@@ -37,7 +37,7 @@ __all__ = [
     "NamedSchema",
     "NoExtractor",
     "NothingToExtract",
-    "PageText",
+    "SourcePage",
     "Target",
     "check_custom_schema",
     "custom_target",

@@ -39,7 +39,7 @@ Hit = tuple[float, int, int, int]  # score, tie-break bonus, start, end
 
 
 @dataclass(frozen=True)
-class PageText:
+class SourcePage:
     """One page of the source: its number (from 1) and its cleaned text."""
 
     page_no: int
@@ -69,7 +69,7 @@ def min_score(length: int) -> float:
 class _Page:
     """A page prepared for matching: folded text with a map back to the original offsets."""
 
-    def __init__(self, page: PageText) -> None:
+    def __init__(self, page: SourcePage) -> None:
         self.no = page.page_no
         self.text = page.text
         chars: list[str] = []
@@ -163,7 +163,7 @@ def _match(value: Any, page: _Page, hints: Sequence[str]) -> Hit | None:
     return None if hit is None else (hit[0], 0, hit[1], hit[2])
 
 
-def locate(value: Any, pages: Sequence[PageText], field: str = "") -> Evidence:
+def locate(value: Any, pages: Sequence[SourcePage], field: str = "") -> Evidence:
     """The best-supported occurrence of `value` across `pages` (earliest page on a tie);
     `field` (a path such as "total") prefers matches on a line that names it."""
     return _locate(value, [_Page(p) for p in pages], field)
@@ -199,7 +199,7 @@ def leaves(data: Any, path: str = "") -> Iterator[tuple[str, Any]]:
         yield path, data
 
 
-def find_evidence(data: dict[str, Any], pages: Sequence[PageText]) -> dict[str, Evidence]:
+def find_evidence(data: dict[str, Any], pages: Sequence[SourcePage]) -> dict[str, Evidence]:
     """Evidence for every leaf of `data` (see the module docstring), keyed by its path."""
     prepared = [_Page(p) for p in pages]
     return {path: _locate(value, prepared, path) for path, value in leaves(data)}

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from ingest.embedding import Embedder
-from pipelines.extract.evidence import PageText
+from pipelines.extract.evidence import SourcePage
 from retrieval.search import search
 
 PAGE_MARKER = "--- Page {n} ---"
@@ -33,7 +33,7 @@ class PageRanker(Protocol):
     embedder, so callers run it in a worker thread. Raises only `PipelineError`s or
     `RetrievalError`s."""
 
-    def rank(self, pages: Sequence[PageText], query: str) -> list[int]:
+    def rank(self, pages: Sequence[SourcePage], query: str) -> list[int]:
         """Page numbers, most promising first (pages left out count as least promising)."""
         ...
 
@@ -42,7 +42,7 @@ class PageRanker(Protocol):
 class Fitted:
     """The pages given to one model, in reading order; `truncated` if one was cut short."""
 
-    pages: tuple[PageText, ...]
+    pages: tuple[SourcePage, ...]
     truncated: bool = False
 
     @property
@@ -67,11 +67,11 @@ def field_query(schema: dict[str, Any]) -> str:
     return " ".join(words)
 
 
-def lexical_rank(pages: Sequence[PageText], query: str) -> list[int]:
+def lexical_rank(pages: Sequence[SourcePage], query: str) -> list[int]:
     """Pages by how many query words they contain, per square root of their length."""
     terms = set(_WORD.findall(query.lower()))
 
-    def score(page: PageText) -> float:
+    def score(page: SourcePage) -> float:
         words = _WORD.findall(page.text.lower())
         return sum(1 for w in words if w in terms) / math.sqrt(len(words) + 1)
 
@@ -81,7 +81,7 @@ def lexical_rank(pages: Sequence[PageText], query: str) -> list[int]:
 class LexicalRanker:
     """The fallback `PageRanker` for raw text and documents without chunks."""
 
-    def rank(self, pages: Sequence[PageText], query: str) -> list[int]:
+    def rank(self, pages: Sequence[SourcePage], query: str) -> list[int]:
         return lexical_rank(pages, query)
 
 
@@ -98,7 +98,7 @@ class RetrievalRanker:
         self.document_id = document_id
         self.top_k = top_k
 
-    def rank(self, pages: Sequence[PageText], query: str) -> list[int]:
+    def rank(self, pages: Sequence[SourcePage], query: str) -> list[int]:
         vector = self.embedder.embed([query])[0]
         hits = search(self.session, tenant=self.tenant, query_text=query, query_vector=vector,
                       mode="hybrid", top_k=self.top_k, min_score=-1.0,
@@ -111,18 +111,18 @@ class RetrievalRanker:
         return ranked + [n for n in lexical_rank(pages, query) if n not in scores]
 
 
-def render_pages(pages: Sequence[PageText]) -> str:
+def render_pages(pages: Sequence[SourcePage]) -> str:
     """The document text as the prompt shows it: each page under its marker."""
     return "\n\n".join(f"{PAGE_MARKER.format(n=p.page_no)}\n{p.text}" for p in pages)
 
 
-def fit_pages(pages: Sequence[PageText], ranking: Sequence[int], budget_tokens: int,
+def fit_pages(pages: Sequence[SourcePage], ranking: Sequence[int], budget_tokens: int,
               count: Callable[[str], int]) -> Fitted:
     """The best-ranked pages whose rendered text fits `budget_tokens`, in reading order."""
     by_no = {p.page_no: p for p in pages}
     order = [n for n in ranking if n in by_no] + [p.page_no for p in pages
                                                    if p.page_no not in set(ranking)]
-    chosen: list[PageText] = []
+    chosen: list[SourcePage] = []
     left = budget_tokens
     for n in order:
         cost = count(render_pages([by_no[n]])) + 2  # + the blank line between pages
@@ -136,10 +136,10 @@ def fit_pages(pages: Sequence[PageText], ranking: Sequence[int], budget_tokens: 
     return Fitted((_cut(by_no[order[0]], budget_tokens, count),), truncated=True)
 
 
-def _cut(page: PageText, budget_tokens: int, count: Callable[[str], int]) -> PageText:
+def _cut(page: SourcePage, budget_tokens: int, count: Callable[[str], int]) -> SourcePage:
     """The longest prefix of the page (by halving the overshoot) that fits the budget."""
     text = page.text
-    while text and count(render_pages([PageText(page.page_no, text)])) > budget_tokens:
-        total = count(render_pages([PageText(page.page_no, text)]))
+    while text and count(render_pages([SourcePage(page.page_no, text)])) > budget_tokens:
+        total = count(render_pages([SourcePage(page.page_no, text)]))
         text = text[: max(0, int(len(text) * budget_tokens / total * 0.95) - 1)]
-    return PageText(page.page_no, text)
+    return SourcePage(page.page_no, text)

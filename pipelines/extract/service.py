@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipelines.extract.errors import ExtractionFailed, NoExtractor, NothingToExtract
-from pipelines.extract.evidence import Evidence, PageText, find_evidence
+from pipelines.extract.evidence import Evidence, SourcePage, find_evidence
 from pipelines.extract.json_schema import Target, ValidationErrors
 from pipelines.extract.pages import Fitted, LexicalRanker, PageRanker, field_query, fit_pages
 from pipelines.extract.pages import render_pages as render
@@ -115,7 +115,7 @@ def _error_lines(errors: ValidationErrors) -> str:
 class _Prompter:
     """Builds each attempt's messages, fitted to each candidate model's context window."""
 
-    def __init__(self, router: Router, target: Target, pages: Sequence[PageText],
+    def __init__(self, router: Router, target: Target, pages: Sequence[SourcePage],
                  ranking: list[int]) -> None:
         self.router = router
         self.pages = pages
@@ -147,7 +147,7 @@ async def extract(
     *,
     tenant: str,
     schema: str | dict[str, Any],
-    pages: Sequence[PageText],
+    pages: Sequence[SourcePage],
     ranker: PageRanker | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     accept_invalid: bool = False,

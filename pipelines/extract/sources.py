@@ -21,7 +21,7 @@ from ingest.embedding import Embedder
 from ingest.types import Limits
 from pipelines import ingestion
 from pipelines.extract.errors import DocumentNotReady
-from pipelines.extract.evidence import PageText
+from pipelines.extract.evidence import SourcePage
 from pipelines.extract.pages import LexicalRanker, RetrievalRanker
 from pipelines.extract.schemas import resolve_target
 from pipelines.extract.service import ExtractionResult, extract, require_extractor
@@ -31,7 +31,7 @@ PAGE_BATCH = 1000
 DEFAULT_WAIT_S = 600.0
 
 
-def document_pages(session: Session, *, tenant: str, document_id: uuid.UUID) -> list[PageText]:
+def document_pages(session: Session, *, tenant: str, document_id: uuid.UUID) -> list[SourcePage]:
     """The cleaned text of every page of a ready document (404 / 409 otherwise)."""
     document = ingestion.get_document(session, tenant=tenant, document_id=document_id)
     if document.status != "ready":
@@ -40,18 +40,18 @@ def document_pages(session: Session, *, tenant: str, document_id: uuid.UUID) -> 
                                   else "its ingestion failed"),
                                document_id=str(document_id), status=document.status,
                                error=document.error)
-    pages: list[PageText] = []
+    pages: list[SourcePage] = []
     while True:
         batch = ingestion.list_pages(session, tenant=tenant, document_id=document_id,
                                       limit=PAGE_BATCH, offset=len(pages))
-        pages += [PageText(p.page_no, p.text) for p in batch.rows]
+        pages += [SourcePage(p.page_no, p.text) for p in batch.rows]
         if len(pages) >= batch.total or not batch.rows:
             return pages
 
 
-def text_pages(text: str) -> list[PageText]:
+def text_pages(text: str) -> list[SourcePage]:
     """Raw text as pages: split at form feeds, numbered from 1."""
-    return [PageText(i, part) for i, part in enumerate(text.split("\f"), start=1)]
+    return [SourcePage(i, part) for i, part in enumerate(text.split("\f"), start=1)]
 
 
 def ingest_upload(

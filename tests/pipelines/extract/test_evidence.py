@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pipelines.extract.evidence import PageText, find_evidence, leaves, locate
+from pipelines.extract.evidence import SourcePage, find_evidence, leaves, locate
 
 PAGES = [
-    PageText(1, "INVOICE INV-0042\nAcme Industrial Supplies Ltd\n12 Harbour Road,\n"
+    SourcePage(1, "INVOICE INV-0042\nAcme Industrial Supplies Ltd\n12 Harbour Road,\n"
                 "Port Town PT1 2AB\nInvoice date: 03/03/2024   Due: April 2, 2024"),
-    PageText(2, "Bolts M8 x 40    2    10.00    20.00\nWashers          1     9.00     9.00\n"
+    SourcePage(2, "Bolts M8 x 40    2    10.00    20.00\nWashers          1     9.00     9.00\n"
                 "Subtotal 29.00\nVAT 5.80\nTOTAL DUE  GBP 34.80"),
 ]
 
@@ -49,7 +49,7 @@ def test_invented_values_are_flagged() -> None:
 def test_short_values_need_a_whole_word_and_a_long_value_is_not_matched_by_a_short_page() -> None:
     assert not locate("VA", PAGES).found  # inside "VAT" only
     assert locate("VAT", PAGES).found
-    short = [PageText(1, "Ltd")]
+    short = [SourcePage(1, "Ltd")]
     assert not locate("Acme Industrial Supplies Ltd", short).found
 
 

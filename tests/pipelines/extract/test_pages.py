@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from pipelines.extract import PageText, extract, extract_document, named_schema
+from pipelines.extract import SourcePage, extract, extract_document, named_schema
 from pipelines.extract.pages import (
     RetrievalRanker,
     field_query,
@@ -27,8 +27,8 @@ FILLER = ("The committee reviewed the quarterly maintenance schedule for the nor
 FIELDS_PAGE = "Company: Book Ta.K\nDate: 25/12/2018\nAddress: 59 Jalan Sagu\nTotal: 9.00"
 
 
-def _long_document(n: int = 12, at: int = 9) -> list[PageText]:
-    return [PageText(i, FIELDS_PAGE if i == at else f"Minutes, part {i}. {FILLER}")
+def _long_document(n: int = 12, at: int = 9) -> list[SourcePage]:
+    return [SourcePage(i, FIELDS_PAGE if i == at else f"Minutes, part {i}. {FILLER}")
             for i in range(1, n + 1)]
 
 
@@ -44,7 +44,7 @@ def test_field_query_names_every_property() -> None:
 
 
 def test_fit_pages_takes_ranked_pages_that_fit_and_keeps_reading_order() -> None:
-    pages = [PageText(1, "a " * 50), PageText(2, "b " * 10), PageText(3, "c " * 30)]
+    pages = [SourcePage(1, "a " * 50), SourcePage(2, "b " * 10), SourcePage(3, "c " * 30)]
     fitted = fit_pages(pages, [3, 1, 2], 60, words)  # each page: its words + 4 + 2
     assert fitted.page_numbers == [2, 3] and not fitted.truncated  # 1 did not fit after 3
     everything = fit_pages(pages, [3, 1, 2], 1000, words)
@@ -52,7 +52,7 @@ def test_fit_pages_takes_ranked_pages_that_fit_and_keeps_reading_order() -> None
 
 
 def test_a_single_page_too_big_for_the_budget_is_cut_and_says_so() -> None:
-    fitted = fit_pages([PageText(1, "word " * 500)], [1], 100, words)
+    fitted = fit_pages([SourcePage(1, "word " * 500)], [1], 100, words)
     assert fitted.truncated and fitted.page_numbers == [1]
     assert 50 < words(render_pages(fitted.pages)) <= 100
 

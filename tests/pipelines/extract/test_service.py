@@ -11,7 +11,7 @@ from pipelines.extract import (
     ExtractionFailed,
     InvalidSchema,
     NoExtractor,
-    PageText,
+    SourcePage,
     extract,
     extract_text,
 )
@@ -32,7 +32,7 @@ from tests.support.extract import (
 )
 from tests.support.scripted_openai import ScriptedOpenAI
 
-PAGES = [PageText(i, text) for i, text in enumerate(RECEIPT_PAGES, start=1)]
+PAGES = [SourcePage(i, text) for i, text in enumerate(RECEIPT_PAGES, start=1)]
 
 
 async def test_valid_answer_on_the_first_attempt(
