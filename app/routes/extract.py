@@ -23,8 +23,14 @@ from starlette.datastructures import UploadFile
 from app.deps import ContainerDep, SessionDep, TenantDep
 from app.errors import ApiError
 from app.uploads import read_bounded
-from pipelines.extract import SCHEMAS, extract_document, extract_text, extract_upload
-from pipelines.extract.service import DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_LIMIT
+from pipelines.extract import (
+    DEFAULT_MAX_ATTEMPTS,
+    MAX_ATTEMPTS_LIMIT,
+    SCHEMAS,
+    extract_document,
+    extract_text,
+    extract_upload,
+)
 
 router = APIRouter(prefix="/v1", tags=["extract"])
 MAX_TEXT_CHARS = 2_000_000

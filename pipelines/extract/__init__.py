@@ -2,7 +2,8 @@
 
 Public API:
 
-- `extract(router, tenant=, schema=, pages=)`: the core use case (`service`);
+- `extract(router, tenant=, schema=, pages=)`, `DEFAULT_MAX_ATTEMPTS`, `MAX_ATTEMPTS_LIMIT`: the
+  core use case (`service`);
 - `extract_document`, `extract_text`, `extract_upload`: the three inputs (`sources`);
 - `SCHEMAS`, `named_schema`, `resolve_target`: the named Pydantic schemas (`schemas`);
 - `custom_target`, `check_custom_schema`: caller-supplied JSON Schemas (`json_schema`);
@@ -23,10 +24,17 @@ from pipelines.extract.evidence import Evidence, SourcePage, find_evidence
 from pipelines.extract.json_schema import Target, check_custom_schema, custom_target
 from pipelines.extract.normalize import normalize_amount, normalize_date
 from pipelines.extract.schemas import SCHEMAS, NamedSchema, named_schema, resolve_target
-from pipelines.extract.service import ExtractionResult, extract
+from pipelines.extract.service import (
+    DEFAULT_MAX_ATTEMPTS,
+    MAX_ATTEMPTS_LIMIT,
+    ExtractionResult,
+    extract,
+)
 from pipelines.extract.sources import extract_document, extract_text, extract_upload
 
 __all__ = [
+    "DEFAULT_MAX_ATTEMPTS",
+    "MAX_ATTEMPTS_LIMIT",
     "SCHEMAS",
     "DocumentNotReady",
     "Evidence",
