@@ -17,8 +17,8 @@ TESSERACT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd
 help:
 	@echo "make run    install everything, migrate the database, serve on 127.0.0.1:8000"
 	@echo "           (LECTERN_WEB_WORKERS=N make run: N HTTP worker processes)"
-	@echo "make test   install everything, then lint (ruff, mypy --strict) and the test suite"
-	@echo "make lint   ruff and mypy only"
+	@echo "make test   install everything, then lint (ruff, mypy --strict, import contracts) and the test suite"
+	@echo "make lint   ruff, mypy and the import contracts (lint-imports) only"
 
 # Debian's python3 needs python3-venv for `-m venv`; root installs it, others are told how.
 $(BIN)/python:
@@ -58,11 +58,13 @@ run: install
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Lint and tests both run, so one failure does not hide the other; either fails the target.
 test: install
 	@status=0; \
 	$(BIN)/ruff check . || status=1; \
 	$(BIN)/mypy || status=1; \
+	$(BIN)/lint-imports || status=1; \
 	$(BIN)/pytest -p no:cacheprovider || status=1; \
 	exit $$status
