@@ -28,18 +28,13 @@ through llama-cpp-python (grammar-constrained JSON). Results: `bench/results/ext
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-if __package__ in (None, ""):  # run as a file: import the project, not this directory
-    sys.path[:1] = [str(Path(__file__).resolve().parents[1])]
-
 import argparse
 import asyncio
 import json
 import os
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry

@@ -29,12 +29,6 @@ and range. Results: `bench/results/ingest.json`.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-if __package__ in (None, ""):  # run as a file: import the project, not this directory
-    sys.path[:1] = [str(Path(__file__).resolve().parents[1])]
-
 import argparse
 import io
 import os
@@ -48,6 +42,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from PIL import Image

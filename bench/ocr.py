@@ -35,12 +35,6 @@ Results: `bench/results/ocr.json`.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-if __package__ in (None, ""):  # run as a file: import the project, not this directory
-    sys.path[:1] = [str(Path(__file__).resolve().parents[1])]
-
 import argparse
 import json
 import re
@@ -48,6 +42,7 @@ import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rapidfuzz import fuzz

@@ -38,12 +38,6 @@ with every part. Results: `bench/results/query.json`.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-if __package__ in (None, ""):  # run as a file: import the project, not this directory
-    sys.path[:1] = [str(Path(__file__).resolve().parents[1])]
-
 import argparse
 import asyncio
 import os
@@ -53,6 +47,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np

@@ -18,18 +18,13 @@ model and the chunker settings; `--rebuild` forces a fresh ingest.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-if __package__ in (None, ""):  # run as a file: import the project, not this script, as `retrieval`
-    sys.path[:1] = [str(Path(__file__).resolve().parents[1])]
-
 import argparse
 import hashlib
 import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, delete, func, select
