@@ -23,7 +23,7 @@ from pipelines.llm.ledger import CallRecord, Ledger, Outcome
 from pipelines.llm.metrics import LLMMetrics
 from pipelines.llm.router_events import Attempt
 from pipelines.llm.tokens import count_messages, count_tokens
-from pipelines.llm.types import Message, Usage
+from pipelines.llm.types import Message, TokenUsage
 
 T = TypeVar("T")
 
@@ -44,7 +44,7 @@ class CallState:
     request_id: str
     t0: float = field(default_factory=time.perf_counter)
     attempts: list[Attempt] = field(default_factory=list)
-    usage: Usage = field(default_factory=Usage)
+    usage: TokenUsage = field(default_factory=TokenUsage)
     cost: float = 0.0
     errors: list[ProviderError] = field(default_factory=list)
     budget_refusal: BudgetExceeded | None = None
@@ -55,12 +55,12 @@ class CallState:
         return int((time.perf_counter() - self.t0) * 1000)
 
 
-def counted_usage(cand: Candidate, msgs: Sequence[Message], got: list[str]) -> Usage:
+def counted_usage(cand: Candidate, msgs: Sequence[Message], got: list[str]) -> TokenUsage:
     """Usage counted locally (a broken stream, or a server that reports none)."""
     if not got:
-        return Usage()
+        return TokenUsage()
     name = cand.model.model_name
-    return Usage(count_messages(msgs, name), count_tokens("".join(got), name))
+    return TokenUsage(count_messages(msgs, name), count_tokens("".join(got), name))
 
 
 class Accountant:
@@ -93,12 +93,12 @@ class Accountant:
         return reservation
 
     async def book(self, call: CallState, cand: Candidate, reservation: Reservation,
-                   outcome: Outcome, usage: Usage, seconds: float, ttft: float | None,
+                   outcome: Outcome, usage: TokenUsage, seconds: float, ttft: float | None,
                    error: BaseException | None) -> None:
         """Metrics, then the ledger row and settlement (which also drops the reservation)."""
         m = cand.model
         cost = m.cost_usd(usage.input_tokens, usage.output_tokens)
-        call.usage = Usage(call.usage.input_tokens + usage.input_tokens,
+        call.usage = TokenUsage(call.usage.input_tokens + usage.input_tokens,
                            call.usage.output_tokens + usage.output_tokens)
         call.cost += cost
         message = None if error is None else (str(error) or type(error).__name__)
@@ -116,7 +116,7 @@ class Accountant:
             ttft_ms=None if ttft is None else int(ttft * 1000), error=message)))
 
     async def fail(self, call: CallState, cand: Candidate, reservation: Reservation,
-                   error: ProviderError, usage: Usage, seconds: float, ttft: float | None,
+                   error: ProviderError, usage: TokenUsage, seconds: float, ttft: float | None,
                    more: bool) -> None:
         """Book a failed attempt; `more` says whether another candidate will take over."""
         call.errors.append(error)

@@ -49,7 +49,7 @@ from pipelines.llm.router_events import (
     StreamFailed,
 )
 from pipelines.llm.streaming import failover_stream
-from pipelines.llm.types import ChatRequest, SourcePassage, TextDelta, Usage
+from pipelines.llm.types import ChatRequest, SourcePassage, TextDelta, TokenUsage
 
 __all__ = ["Attempt", "CacheQuery", "Candidate", "Failover", "Finished", "MessagesArg",
            "RoutedCompletion", "Router", "RouterEvent", "Served", "Started", "StreamFailed"]
@@ -154,7 +154,7 @@ class Router:
                 served, text = hit
                 yield Started(served)
                 yield TextDelta(text)
-                yield Finished(served, text, Usage(), 0.0, call.ms(), call.ms(), "stop", ())
+                yield Finished(served, text, TokenUsage(), 0.0, call.ms(), call.ms(), "stop", ())
                 return
         async with aclosing(failover_stream(
                 self, call, cands, temperature=temperature, json_schema=json_schema,
@@ -188,7 +188,7 @@ class Router:
         if cache is not None:
             hit = await self._cache_lookup(call, cands, cache)
             if hit is not None:
-                return RoutedCompletion(hit[1], Usage(), hit[0], 0.0, call.ms(), "stop", ())
+                return RoutedCompletion(hit[1], TokenUsage(), hit[0], 0.0, call.ms(), "stop", ())
         policy = self.config.policy(task)
         for i, cand in enumerate(cands):
             if call.attempts and not policy.fallback:
@@ -208,7 +208,7 @@ class Router:
                 go_on = exc.retryable and policy.fallback
                 more = go_on and any(self.eligible(call, c, continuing=False)
                                      for c in cands[i + 1:])
-                await self.accounts.fail(call, cand, reservation, exc, Usage(),
+                await self.accounts.fail(call, cand, reservation, exc, TokenUsage(),
                                          time.perf_counter() - t0, None, more)
                 if not go_on:
                     raise
@@ -216,7 +216,7 @@ class Router:
             except BaseException as exc:
                 cancelled = not isinstance(exc, Exception)
                 outcome: Outcome = "cancelled" if cancelled else "error"
-                await self.accounts.book(call, cand, reservation, outcome, Usage(),
+                await self.accounts.book(call, cand, reservation, outcome, TokenUsage(),
                                          time.perf_counter() - t0, None, exc)
                 if cancelled:
                     raise

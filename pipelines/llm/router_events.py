@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from pipelines.llm.errors import LLMError, ProviderError
 from pipelines.llm.ledger import Outcome
-from pipelines.llm.types import TextDelta, Usage
+from pipelines.llm.types import TextDelta, TokenUsage
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class Finished:
 
     served: Served
     text: str
-    usage: Usage
+    usage: TokenUsage
     cost_usd: float
     latency_ms: int
     ttft_ms: int | None
@@ -86,7 +86,7 @@ class StreamFailed:
 @dataclass(frozen=True)
 class RoutedCompletion:
     text: str
-    usage: Usage
+    usage: TokenUsage
     served: Served
     cost_usd: float
     latency_ms: int

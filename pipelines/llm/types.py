@@ -42,7 +42,9 @@ class ChatRequest:
 
 
 @dataclass(frozen=True)
-class Usage:
+class TokenUsage:
+    """Tokens one call (or a whole routed request) consumed, as billed by the provider."""
+
     input_tokens: int = 0
     output_tokens: int = 0
 
@@ -58,7 +60,7 @@ class TextDelta:
 class StreamEnd:
     """The last item of every successful stream: token usage and why it stopped."""
 
-    usage: Usage
+    usage: TokenUsage
     finish_reason: str | None = None
 
 
@@ -70,7 +72,7 @@ class Completion:
     """A whole (non-streamed) reply."""
 
     text: str
-    usage: Usage
+    usage: TokenUsage
     finish_reason: str | None = None
 
 

@@ -21,7 +21,7 @@ from pipelines.llm.types import (
     StreamEnd,
     StreamItem,
     TextDelta,
-    Usage,
+    TokenUsage,
 )
 
 INSTALL_HINT = "pip install 'lectern[anthropic]'"
@@ -107,7 +107,7 @@ class AnthropicProvider:
             message = await self._client.messages.create(**self._params(request))
             texts = [b.text for b in message.content if b.type == "text"]
             tools = [json.dumps(b.input) for b in message.content if b.type == "tool_use"]
-            usage = Usage(message.usage.input_tokens, message.usage.output_tokens)
+            usage = TokenUsage(message.usage.input_tokens, message.usage.output_tokens)
         except self._sdk.AnthropicError as exc:
             raise self._error(exc, request, started=False) from exc
         except MALFORMED_REPLY as exc:
@@ -140,7 +140,7 @@ class AnthropicProvider:
             raise self._error(exc, request, started=started) from exc
         except MALFORMED_REPLY as exc:
             raise self._malformed(exc, request, started=started) from exc
-        yield StreamEnd(Usage(input_tokens, output_tokens), finish)
+        yield StreamEnd(TokenUsage(input_tokens, output_tokens), finish)
 
     def _error(self, exc: Exception, request: ChatRequest, *, started: bool) -> ProviderError:
         """Translate an SDK exception (see `sdk_error`)."""

@@ -27,7 +27,7 @@ from pipelines.llm.types import (
     StreamEnd,
     StreamItem,
     TextDelta,
-    Usage,
+    TokenUsage,
 )
 
 NO_SOURCES = "No source passages were provided, so there is nothing to answer from."
@@ -116,7 +116,7 @@ class ExtractiveProvider:
     async def complete(self, request: ChatRequest) -> Completion:
         """The whole extract as one reply."""
         parts = [item.text async for item in self.stream(request) if isinstance(item, TextDelta)]
-        return Completion("".join(parts), Usage(), "stop")
+        return Completion("".join(parts), TokenUsage(), "stop")
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
         """One delta per cited sentence (or one honest message), then `StreamEnd`."""
@@ -132,7 +132,7 @@ class ExtractiveProvider:
         for piece in pieces or [NO_MATCH]:
             yield TextDelta(piece)
             await asyncio.sleep(0)
-        yield StreamEnd(Usage(), "stop")
+        yield StreamEnd(TokenUsage(), "stop")
 
     def select(self, question: str, request: ChatRequest) -> list[_Sentence]:
         """The sentences that answer `question`, ordered by source number then position."""

@@ -21,7 +21,7 @@ from pipelines.llm.types import (
     StreamEnd,
     StreamItem,
     TextDelta,
-    Usage,
+    TokenUsage,
 )
 
 
@@ -34,7 +34,7 @@ class FakeStream:
     text: str
     fail_after: int | None = None
     error: Exception | None = None
-    usage: Usage | None = None
+    usage: TokenUsage | None = None
     finish_reason: str = "stop"
     delay_s: float = 0.0
 
@@ -67,7 +67,7 @@ class FakeProvider:
         replies: Iterable[Reply] = (),
         *,
         capabilities: Capabilities | None = None,
-        usage: Usage | None = None,
+        usage: TokenUsage | None = None,
         default_reply: str | None = None,
         timeout_s: float | None = None,
     ) -> None:
@@ -138,11 +138,11 @@ class FakeProvider:
             provider=self.name, model=request.model, status=None, retryable=True,
             before_first_token=emitted == 0)
 
-    def _usage_for(self, script: FakeStream, request: ChatRequest) -> Usage:
+    def _usage_for(self, script: FakeStream, request: ChatRequest) -> TokenUsage:
         """Scripted usage, else the provider's, else word counts (deterministic for tests)."""
         if script.usage is not None:
             return script.usage
         if self._usage is not None:
             return self._usage
         words_in = sum(len(m.content.split()) for m in request.messages)
-        return Usage(input_tokens=words_in, output_tokens=len(word_pieces(script.text)))
+        return TokenUsage(input_tokens=words_in, output_tokens=len(word_pieces(script.text)))

@@ -22,7 +22,7 @@ from pipelines.llm.types import (
     StreamEnd,
     StreamItem,
     TextDelta,
-    Usage,
+    TokenUsage,
 )
 
 INSTALL_HINT = "pip install 'lectern[local]'"
@@ -148,7 +148,7 @@ class LocalLlamaProvider:
                 finally:
                     getattr(chunks, "close", lambda: None)()
                 prompt = "\n".join(m.content for m in request.messages)
-                usage = Usage(_count(llama, prompt), _count(llama, "".join(parts)))
+                usage = TokenUsage(_count(llama, prompt), _count(llama, "".join(parts)))
             put("end", (usage, finish))
         except Exception as exc:  # reported to the consumer as a ProviderError
             put("error", exc)

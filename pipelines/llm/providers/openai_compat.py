@@ -32,7 +32,7 @@ from pipelines.llm.types import (
     StreamEnd,
     StreamItem,
     TextDelta,
-    Usage,
+    TokenUsage,
 )
 
 StructuredMode = Literal["json_schema", "json_object", "tools", "none"]
@@ -119,7 +119,8 @@ class OpenAICompatProvider:
         except MALFORMED_REPLY as exc:
             raise self._malformed(exc, request, started=False) from exc
         if usage is not None:
-            return Completion(text, Usage(usage.prompt_tokens, usage.completion_tokens), finish)
+            reported = TokenUsage(usage.prompt_tokens, usage.completion_tokens)
+            return Completion(text, reported, finish)
         return Completion(text, await self._estimate(params, text, request.model), finish)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
@@ -133,7 +134,7 @@ class OpenAICompatProvider:
         params = self._params(request, stream=True)
         timeout = params.pop("timeout")
         started = False
-        usage: Usage | None = None
+        usage: TokenUsage | None = None
         finish: str | None = None
         parts: list[str] = []
         try:
@@ -146,7 +147,7 @@ class OpenAICompatProvider:
                         raise TypeError(f"stream chunk is {type(chunk).__name__}, not an object")
                     if chunk.get("usage"):
                         counts = chunk["usage"]
-                        usage = Usage(int(counts["prompt_tokens"]),
+                        usage = TokenUsage(int(counts["prompt_tokens"]),
                                       int(counts["completion_tokens"]))
                     for choice in chunk.get("choices") or []:
                         if choice.get("index", 0) != 0:
@@ -192,12 +193,12 @@ class OpenAICompatProvider:
             params["stream_options"] = {"include_usage": True}
         return params
 
-    async def _estimate(self, params: dict[str, Any], text: str, model: str) -> Usage:
+    async def _estimate(self, params: dict[str, Any], text: str, model: str) -> TokenUsage:
         """Usage counted locally, for servers that report none (the first count loads the
         tokenizer tables, so it runs off the event loop)."""
         messages = [Message(m["role"], m["content"]) for m in params["messages"]]
         return await asyncio.to_thread(
-            lambda: Usage(count_messages(messages, model), count_tokens(text, model)))
+            lambda: TokenUsage(count_messages(messages, model), count_tokens(text, model)))
 
     def _error(self, exc: openai.OpenAIError, request: ChatRequest, *, started: bool
                ) -> ProviderError:

@@ -26,7 +26,7 @@ from pipelines.llm.types import (
     StreamEnd,
     StreamItem,
     TextDelta,
-    Usage,
+    TokenUsage,
 )
 
 HAS_LLAMA = importlib.util.find_spec("llama_cpp") is not None
@@ -49,7 +49,7 @@ async def test_fake_streams_queued_text_in_word_pieces_and_records_calls() -> No
     first = await items(fake)
     assert [i.text for i in first if isinstance(i, TextDelta)] == ["Rayleigh", " scattering",
                                                                     " [1]."]
-    assert first[-1] == StreamEnd(Usage(input_tokens=6, output_tokens=3), "stop")
+    assert first[-1] == StreamEnd(TokenUsage(input_tokens=6, output_tokens=3), "stop")
     other = ChatRequest(messages=(Message("user", "again"),), model="m2")
     assert (await fake.complete(other)).text == "Second."
     assert fake.calls == [REQ, other] and fake.pending == 0
@@ -82,9 +82,9 @@ async def test_fake_runs_out_loudly_unless_it_has_a_default() -> None:
     with pytest.raises(ProviderError) as info:
         await FakeProvider("f").complete(REQ)
     assert not info.value.retryable and "no reply queued" in str(info.value)
-    fake = FakeProvider("f", default_reply="always", usage=Usage(5, 1),
+    fake = FakeProvider("f", default_reply="always", usage=TokenUsage(5, 1),
                         capabilities=Capabilities(structured="tools", local=True))
-    assert (await fake.complete(REQ)).usage == Usage(5, 1)
+    assert (await fake.complete(REQ)).usage == TokenUsage(5, 1)
     assert text_of(await items(fake)) == "always"
     assert fake.capabilities("m").structured == "tools"
 
@@ -174,7 +174,7 @@ async def test_local_streams_from_a_worker_thread_with_grammar_for_schemas() -> 
     provider = scripted_local(llama)
     got = await items(provider, ChatRequest(messages=REQ.messages, model="tiny",
                                             json_schema={"type": "object"}, max_tokens=64))
-    assert text_of(got) == "Local answer." and got[-1] == StreamEnd(Usage(6, 2), "stop")
+    assert text_of(got) == "Local answer." and got[-1] == StreamEnd(TokenUsage(6, 2), "stop")
     assert threading.current_thread().name not in llama.threads
     assert llama.load_args["n_ctx"] == 2048 and llama.load_args["model_path"].endswith(".gguf")
     params = llama.params[0]

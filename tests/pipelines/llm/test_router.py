@@ -17,7 +17,7 @@ from pipelines.llm.ledger import Ledger
 from pipelines.llm.providers.fake import FakeProvider, FakeStream
 from pipelines.llm.providers.openai_compat import OpenAICompatProvider
 from pipelines.llm.router import Failover, Finished, Router, RouterEvent, Started, StreamFailed
-from pipelines.llm.types import Capabilities, TextDelta, Usage
+from pipelines.llm.types import Capabilities, TextDelta, TokenUsage
 from tests.support import scripted_openai as so
 from tests.support.routing import MESSAGES, FakeClock, collect, config, router, tenant
 
@@ -30,7 +30,7 @@ def err(provider: str, *, retryable: bool = True, status: int = 500) -> Provider
 
 
 async def test_cheapest_model_meeting_the_tier_serves_and_is_booked(engine: Engine) -> None:
-    cheap = FakeProvider("cheap", ["Because [1]."], usage=Usage(1000, 500))
+    cheap = FakeProvider("cheap", ["Because [1]."], usage=TokenUsage(1000, 500))
     pricey = FakeProvider("pricey", ["never"])
     local = FakeProvider("local", ["never"])
     r = router(engine, config(), {"cheap": cheap, "pricey": pricey, "local": local})
@@ -176,8 +176,8 @@ async def test_breaker_opens_skips_and_probes_after_cooldown(engine: Engine) -> 
 
 
 async def test_metrics_count_tokens_cost_and_errors(engine: Engine) -> None:
-    cheap = FakeProvider("cheap", [err("cheap", status=503), "ok"], usage=Usage(10, 20))
-    pricey = FakeProvider("pricey", ["fine"], usage=Usage(100, 200))
+    cheap = FakeProvider("cheap", [err("cheap", status=503), "ok"], usage=TokenUsage(10, 20))
+    pricey = FakeProvider("pricey", ["fine"], usage=TokenUsage(100, 200))
     r = router(engine, config(), {"cheap": cheap, "pricey": pricey})
     await r.complete("cleanup", tenant(), MESSAGES, prompt="cleanup@v1")
     reg = r.metrics.registry
