@@ -8,7 +8,6 @@
 - `synthetic_report` / `scanned_copy`: a deterministic multi-page digital PDF with headings,
   paragraphs and tables, and the same pages as an image-only "scan" (tilted, noisy, JPEG),
   built with the drawing helpers of `scripts/make_samples.py`;
-- `char_error_rate`: Levenshtein distance over reference length, whitespace folded;
 - `bench.query`'s synthetic 100k-chunk corpus (`Corpus`, `ensure_corpus`), its child processes
   (`start_child`/`stop_child`), the `/v1/ask` SSE client (`ask_stream`), provider baselines
   and event-loop lag statistics.
@@ -277,27 +276,6 @@ def scanned_copy(pdf: bytes, *, dpi: int = 200, seed: int = 7) -> bytes:
 
 
 # --------------------------------------------------------------------------- text
-
-
-def fold(text: str) -> str:
-    """Whitespace folded to single spaces, trimmed."""
-    return " ".join(text.split())
-
-
-def char_error_rate(reference: str, hypothesis: str, *, ignore_case: bool = False) -> float:
-    """Character edit distance / reference length, after folding whitespace (0 = perfect).
-
-    `ignore_case` compares case-folded text (for references transcribed in capitals, as
-    SROIE's `box` files are).
-    """
-    from rapidfuzz.distance import Levenshtein
-
-    ref, hyp = fold(reference), fold(hypothesis)
-    if ignore_case:
-        ref, hyp = ref.casefold(), hyp.casefold()
-    if not ref:
-        return 0.0 if not hyp else 1.0
-    return float(Levenshtein.distance(ref, hyp)) / len(ref)
 
 
 def chunked(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -40,7 +40,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from sqlalchemy import delete
 
-from bench._support import char_error_rate, load_line, machine_load
+from bench._support import load_line, machine_load
 from bench.common import (
     bench_database,
     format_table,
@@ -59,6 +59,7 @@ from pipelines.llm.config import LLMConfig, build_providers, load_config, parse_
 from pipelines.llm.ledger import Ledger
 from pipelines.llm.metrics import LLMMetrics
 from pipelines.llm.router import Router
+from tests.support.cer import char_error_rate, fold_whitespace
 
 TENANT = "bench-extract"
 DATABASE = "lectern_bench_extract"
@@ -158,7 +159,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             row = {"receipt": name, "ingest_s": round(ingest_s, 2),
                    "extract_s": round(extract_s, 2), "attempts": result.attempts,
                    "valid": result.valid, "model": result.model,
-                   "cer": round(char_error_rate(box_text(data / "box" / f"{name}.csv"), ocr), 4),
+                   "cer": round(char_error_rate(box_text(data / "box" / f"{name}.csv"), ocr,
+                                                 normalise=fold_whitespace), 4),
                    "fields": {}}
             for field in FIELDS:
                 got = result.data.get(field)

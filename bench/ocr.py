@@ -48,13 +48,14 @@ from typing import Any
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
-from bench._support import CpuMeter, char_error_rate, code_versions, load_line, machine_load
+from bench._support import CpuMeter, code_versions, load_line, machine_load
 from bench.common import REPO_ROOT, format_table, shared_data_dir, write_results
 from ingest.errors import NoReadableText
 from ingest.ocr_pool import OcrPool, PageOcr
 from ingest.read_pages import read_pages
 from ingest.sniff import sniff
 from ingest.types import Limits
+from tests.support.cer import char_error_rate, fold_whitespace
 
 FIELDS = ("company", "date", "address", "total")
 # A transcript line is matched only to a stretch of OCR text at least this similar (0–100).
@@ -145,7 +146,8 @@ def score_receipt(receipt: Receipt, text: str, seconds: float) -> dict[str, Any]
                  "compact": field_found(f, receipt.key.get(f, ""), text, compact=True)}
              for f in FIELDS}
     return {"receipt": receipt.name, "cer": round(line_matched_cer(receipt.lines, text), 4),
-            "cer_ordered": round(char_error_rate("\n".join(receipt.lines), text), 4),
+            "cer_ordered": round(char_error_rate("\n".join(receipt.lines), text,
+                                                  normalise=fold_whitespace), 4),
             "seconds": round(seconds, 2), "fields": found, "chars": len(text), "text": text}
 
 
@@ -194,7 +196,8 @@ def run_samples(pool: OcrPool) -> list[dict[str, Any]]:
         rows.append({"sample": name, "pages": pages,
                      "seconds_per_page": round(seconds / pages, 2),
                      "cpu_seconds_per_page": round(cpu / pages, 2),
-                     "cer": round(char_error_rate(reference.replace("\f", "\n"), text), 4)})
+                     "cer": round(char_error_rate(reference.replace("\f", "\n"), text,
+                                                  normalise=fold_whitespace), 4)})
     return rows
 
 

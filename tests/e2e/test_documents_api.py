@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from ingest.corpus import ChunkRow
 from tests.e2e.conftest import Server, items, upload, wait_for_job
-from tests.support.cer import SAMPLES, cer, reference_pages
+from tests.support.cer import SAMPLES, char_error_rate, reference_pages
 
 SAMPLE_FILES = ("note.md", "digital-report.pdf", "page.png", "receipt.png", "scanned-report.pdf")
 OCR_CER_BOUND = 0.03
@@ -121,20 +121,22 @@ def test_pages_record_how_they_were_read(samples: dict[str, Ingested]) -> None:
 def test_scanned_report_ocr_error_rate_is_within_bound(samples: dict[str, Ingested]) -> None:
     reference = reference_pages("scanned-report")
     pages = samples["scanned-report.pdf"].pages
-    rates = [cer(page["raw_text"], ref) for page, ref in zip(pages, reference, strict=True)]
+    rates = [char_error_rate(ref, page["raw_text"])
+             for page, ref in zip(pages, reference, strict=True)]
     assert max(rates) < OCR_CER_BOUND, rates
 
 
 def test_page_image_is_read_and_sectioned(samples: dict[str, Ingested]) -> None:
     sample = samples["page.png"]
-    assert cer(sample.pages[0]["raw_text"], reference_pages("page")[0]) < OCR_CER_BOUND
+    assert char_error_rate(reference_pages("page")[0], sample.pages[0]["raw_text"]) < OCR_CER_BOUND
     _assert_located(sample, "Total revenue rose to $48.2 million", 1, "Revenue")
     _assert_located(sample, "Marketing spending was held flat", 1, "Operating costs")
 
 
 def test_receipt_is_read_with_its_total(samples: dict[str, Ingested]) -> None:
     sample = samples["receipt.png"]
-    assert cer(sample.pages[0]["raw_text"], reference_pages("receipt")[0]) < OCR_CER_BOUND
+    assert char_error_rate(reference_pages("receipt")[0],
+                           sample.pages[0]["raw_text"]) < OCR_CER_BOUND
     text = _squash(" ".join(c["text"] for c in sample.chunks))
     assert re.search(r"TOTAL\s+39\.97", text), text
     # The shop's name, set large at the top, is read as the receipt's heading.

@@ -19,7 +19,7 @@ from ingest.ocr_pool import OcrPool, SerialOcr
 from ingest.read_pages import read_pages
 from ingest.sniff import sniff
 from ingest.types import Limits, PageText
-from tests.support.cer import SAMPLES, cer, normalize, reference_pages
+from tests.support.cer import SAMPLES, char_error_rate, normalize, reference_pages
 
 LIMITS = Limits()
 
@@ -79,7 +79,7 @@ def test_scanned_report_is_ocred_through_the_pool() -> None:
         pages, progress = _read(data, "scan.pdf", pool)
     assert [p.method for p in pages] == ["ocr"] * 3
     for page, reference in zip(pages, reference_pages("scanned-report"), strict=True):
-        assert cer(page.text, reference) < 0.04
+        assert char_error_rate(reference, page.text) < 0.04
         assert page.ocr_psm == 3 and page.rotation == 0
         assert page.ocr_confidence is not None and page.ocr_confidence > 80
     assert progress == [(1, 3), (2, 3), (3, 3)]
@@ -95,14 +95,14 @@ def test_mixed_pdf_ocrs_only_the_scanned_page() -> None:
     pages, progress = _read(buffer.getvalue(), None, ocr)
     assert [p.method for p in pages] == ["text", "ocr"]
     assert ocr.pages == 1
-    assert cer(pages[1].text, reference_pages("scanned-report")[2]) < 0.04
+    assert char_error_rate(reference_pages("scanned-report")[2], pages[1].text) < 0.04
     assert progress == [(1, 2), (2, 2)]
 
 
 def test_receipt_image() -> None:
     pages, progress = _read((SAMPLES / "receipt.png").read_bytes(), "receipt.png", CountingOcr())
     assert len(pages) == 1 and pages[0].method == "ocr"
-    assert cer(pages[0].text, reference_pages("receipt")[0]) < 0.03
+    assert char_error_rate(reference_pages("receipt")[0], pages[0].text) < 0.03
     assert progress == [(1, 1)]
 
 
