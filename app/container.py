@@ -38,10 +38,7 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from ingest.ocr_pool import OcrPool
-    from pipelines.llm.config_model import LLMConfig
-    from pipelines.llm.prompts import PromptRegistry
-    from pipelines.llm.protocol import ChatProvider
-    from pipelines.llm.router import Router
+    from pipelines.llm import ChatProvider, LLMConfig, PromptRegistry, Router
 
 log = logging.getLogger("lectern.container")
 

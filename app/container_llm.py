@@ -19,14 +19,18 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import Engine
 
 from pipelines.ingestion import RouterTextCleaner, own_providers
-from pipelines.llm.budget import Budget
-from pipelines.llm.cache import AnswerCache
-from pipelines.llm.config import LLMConfig, build_providers, load_config
-from pipelines.llm.ledger import Ledger
-from pipelines.llm.metrics import LLMMetrics
-from pipelines.llm.prompts import PromptRegistry
-from pipelines.llm.protocol import ChatProvider
-from pipelines.llm.router import Router
+from pipelines.llm import (
+    AnswerCache,
+    Budget,
+    ChatProvider,
+    Ledger,
+    LLMConfig,
+    LLMMetrics,
+    PromptRegistry,
+    Router,
+    build_providers,
+    load_config,
+)
 
 log = logging.getLogger("lectern.container")
 

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ingest.errors import IngestError
 from pipelines.errors import PipelineError
-from pipelines.llm.errors import LLMError
+from pipelines.llm import LLMError
 from retrieval.errors import RetrievalError
 
 logger = logging.getLogger("lectern.errors")

@@ -14,8 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pipelines.llm.errors import LLMError
-from pipelines.llm.router import Failover, Served
+from pipelines.llm import Failover, LLMError, Served
 from retrieval.types import Source
 
 

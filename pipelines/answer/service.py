@@ -38,20 +38,23 @@ from pipelines.answer.events import (
     Usage,
 )
 from pipelines.answer.stream import AnswerStream
-from pipelines.llm.config_model import ModelConfig
-from pipelines.llm.errors import LLMError
-from pipelines.llm.prompts import Prompt
-from pipelines.llm.router import (
+from pipelines.llm import (
     CacheQuery,
     Failover,
     Finished,
+    LLMError,
+    Message,
+    ModelConfig,
+    Prompt,
     Router,
     RouterEvent,
+    SourcePassage,
     Started,
     StreamFailed,
+    TextDelta,
+    count_messages,
+    count_tokens,
 )
-from pipelines.llm.tokens import count_messages, count_tokens
-from pipelines.llm.types import Message, SourcePassage, TextDelta
 from pipelines.search import Question, SearchGate, retrieve
 from retrieval.context import assemble_context
 from retrieval.errors import InvalidBudget

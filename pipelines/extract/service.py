@@ -27,11 +27,15 @@ from pipelines.extract.json_schema import Target, ValidationErrors
 from pipelines.extract.pages import Fitted, LexicalRanker, PageRanker, field_query, fit_pages
 from pipelines.extract.pages import render_pages as render
 from pipelines.extract.schemas import resolve_target
-from pipelines.llm.accounting import HOW_TO_CONFIGURE
-from pipelines.llm.config_model import ModelConfig
-from pipelines.llm.router import RoutedCompletion, Router
-from pipelines.llm.tokens import count_messages, count_tokens
-from pipelines.llm.types import Message
+from pipelines.llm import (
+    HOW_TO_CONFIGURE,
+    Message,
+    ModelConfig,
+    RoutedCompletion,
+    Router,
+    count_messages,
+    count_tokens,
+)
 
 TASK = "extract"
 FIRST_PROMPT = "extract@v1"

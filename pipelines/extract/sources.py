@@ -25,7 +25,7 @@ from pipelines.extract.evidence import SourcePage
 from pipelines.extract.pages import LexicalRanker, RetrievalRanker
 from pipelines.extract.schemas import resolve_target
 from pipelines.extract.service import ExtractionResult, extract, require_extractor
-from pipelines.llm.router import Router
+from pipelines.llm import Router
 
 PAGE_BATCH = 1000
 DEFAULT_WAIT_S = 600.0

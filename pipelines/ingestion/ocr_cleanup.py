@@ -21,10 +21,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
 from pipelines.errors import PipelineError
-from pipelines.llm.config import LLMConfig, build_providers
-from pipelines.llm.protocol import ChatProvider
-from pipelines.llm.router import Router
-from pipelines.llm.tokens import count_tokens
+from pipelines.llm import ChatProvider, LLMConfig, Router, build_providers, count_tokens
 
 TASK = "cleanup"
 PROMPT = "cleanup"  # latest version; the exact `cleanup@vN` goes into the ledger

@@ -1,0 +1,125 @@
+"""The LLM gateway: everything the rest of lectern uses of `pipelines.llm`, in one place.
+
+Code outside this package imports from here, never from the submodules (the import-linter
+contract `facade-llm` checks it); tests of the package itself may reach inside. The
+submodules import each other by their own paths, never through this package, so loading any
+of them never loops back into this file.
+
+- Routing: `Router` picks the cheapest healthy model that meets a task's tier, fails over,
+  holds the budget and books the ledger; `Candidate` (and `MessagesArg`, a call's messages or
+  a builder fitting them to each model) is what it plans with.
+- What the router hands back: `RoutedCompletion` (a whole reply) or a stream of `RouterEvent`s
+  (`Started`, `TextDelta`, `Failover`, then `Finished` or `StreamFailed`), naming who served in
+  `Served` and every try in `Attempt`s; a `CacheQuery` asks it to use the answer cache.
+- Configuration: `LLMConfig` and `ModelConfig` (validated TOML or environment defaults),
+  `load_config`, `parse_config`, `build_providers`, and `HOW_TO_CONFIGURE`, the hint every
+  "no model" error ends with.
+- Money, records and observability: `Budget` (per-tenant daily limits), `Ledger` (one row per
+  attempt), `AnswerCache`, `LLMMetrics` (Prometheus collectors).
+- Prompts: `PromptRegistry` of versioned `Prompt`s.
+- The provider seam: `ChatProvider` and its types `Message`, `Role`, `TaskType`,
+  `ChatRequest`, `SourcePassage`, `Completion`, `TextDelta`, `StreamEnd`, `StreamItem`,
+  `TokenUsage`, `Capabilities`; `FakeProvider` scripted by `FakeStream`s is the test double at
+  this seam (tests and bench/ use it).
+- Tokens: `count_tokens` and `count_messages`, in the model's own tokenizer, offline.
+- Errors: `LLMError` and its subclasses `ProviderError`, `NoProviderAvailable`,
+  `BudgetExceeded`, `ConfigError`, `UnknownProvider`, `PromptNotFound`, each with its code and
+  HTTP status.
+"""
+
+from pipelines.llm.accounting import HOW_TO_CONFIGURE
+from pipelines.llm.budget import Budget
+from pipelines.llm.cache import AnswerCache
+from pipelines.llm.candidates import Candidate, MessagesArg
+from pipelines.llm.config import build_providers, load_config, parse_config
+from pipelines.llm.config_model import LLMConfig, ModelConfig
+from pipelines.llm.errors import (
+    BudgetExceeded,
+    ConfigError,
+    LLMError,
+    NoProviderAvailable,
+    PromptNotFound,
+    ProviderError,
+    UnknownProvider,
+)
+from pipelines.llm.ledger import Ledger
+from pipelines.llm.metrics import LLMMetrics
+from pipelines.llm.prompts import Prompt, PromptRegistry
+from pipelines.llm.protocol import ChatProvider
+from pipelines.llm.providers.fake import FakeProvider, FakeStream
+from pipelines.llm.router import Router
+from pipelines.llm.router_events import (
+    Attempt,
+    CacheQuery,
+    Failover,
+    Finished,
+    RoutedCompletion,
+    RouterEvent,
+    Served,
+    Started,
+    StreamFailed,
+)
+from pipelines.llm.tokens import count_messages, count_tokens
+from pipelines.llm.types import (
+    Capabilities,
+    ChatRequest,
+    Completion,
+    Message,
+    Role,
+    SourcePassage,
+    StreamEnd,
+    StreamItem,
+    TaskType,
+    TextDelta,
+    TokenUsage,
+)
+
+__all__ = [
+    "HOW_TO_CONFIGURE",
+    "AnswerCache",
+    "Attempt",
+    "Budget",
+    "BudgetExceeded",
+    "CacheQuery",
+    "Candidate",
+    "Capabilities",
+    "ChatProvider",
+    "ChatRequest",
+    "Completion",
+    "ConfigError",
+    "Failover",
+    "FakeProvider",
+    "FakeStream",
+    "Finished",
+    "LLMConfig",
+    "LLMError",
+    "LLMMetrics",
+    "Ledger",
+    "Message",
+    "MessagesArg",
+    "ModelConfig",
+    "NoProviderAvailable",
+    "Prompt",
+    "PromptNotFound",
+    "PromptRegistry",
+    "ProviderError",
+    "Role",
+    "RoutedCompletion",
+    "Router",
+    "RouterEvent",
+    "Served",
+    "SourcePassage",
+    "Started",
+    "StreamEnd",
+    "StreamFailed",
+    "StreamItem",
+    "TaskType",
+    "TextDelta",
+    "TokenUsage",
+    "UnknownProvider",
+    "build_providers",
+    "count_messages",
+    "count_tokens",
+    "load_config",
+    "parse_config",
+]

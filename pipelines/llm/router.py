@@ -38,21 +38,17 @@ from pipelines.llm.metrics import LLMMetrics
 from pipelines.llm.prompts import Prompt, PromptRegistry
 from pipelines.llm.protocol import ChatProvider
 from pipelines.llm.router_events import (
-    Attempt,
     CacheQuery,
-    Failover,
     Finished,
     RoutedCompletion,
     RouterEvent,
     Served,
     Started,
-    StreamFailed,
 )
 from pipelines.llm.streaming import failover_stream
 from pipelines.llm.types import ChatRequest, SourcePassage, TextDelta, TokenUsage
 
-__all__ = ["Attempt", "CacheQuery", "Candidate", "Failover", "Finished", "MessagesArg",
-           "RoutedCompletion", "Router", "RouterEvent", "Served", "Started", "StreamFailed"]
+__all__ = ["Router"]
 
 
 class Router:

@@ -15,7 +15,7 @@ from app.container import Container
 from app.db.engine import make_engine
 from ingest.errors import CorruptDocument, IngestError
 from pipelines.errors import PipelineError
-from pipelines.llm.errors import BudgetExceeded, LLMError
+from pipelines.llm import BudgetExceeded, LLMError
 from retrieval.errors import InvalidQuery, RetrievalError
 from tests.app.conftest import UPLOAD_LIMIT
 

@@ -24,7 +24,7 @@ from pipelines.answer import (
     Token,
     Usage,
 )
-from pipelines.llm.errors import BudgetExceeded
+from pipelines.llm import BudgetExceeded
 from retrieval.types import Source
 
 SOURCE = Source(n=1, document_id=uuid.UUID(int=7), filename="manual.pdf", page_start=3,

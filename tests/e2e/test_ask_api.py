@@ -26,8 +26,7 @@ from app.cli.main import cli
 from app.db.engine import drop_database, ensure_database, make_engine
 from ingest.embedding import SentenceTransformerEmbedder, default_model_path
 from pipelines.answer import INSUFFICIENT_EVIDENCE
-from pipelines.llm.config import load_config
-from pipelines.llm.ledger import Ledger
+from pipelines.llm import Ledger, load_config
 from retrieval.threshold import DEFAULT_MIN_SCORE
 from tests.conftest import database_on
 from tests.pipelines.llm.conftest import scripted_openai, scripted_openai_session  # noqa: F401

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.llm.config import parse_config
+from pipelines.llm import parse_config
 from tests.e2e.test_ask_api import embedder, start, world  # noqa: F401  (module fixtures)
 from tests.support.answer_corpus import WARRANTY_QUESTION
 from tests.support.ask import ask_sse

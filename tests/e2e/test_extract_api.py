@@ -16,11 +16,7 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from pipelines.llm.budget import Budget
-from pipelines.llm.config import build_providers, parse_config
-from pipelines.llm.ledger import Ledger
-from pipelines.llm.metrics import LLMMetrics
-from pipelines.llm.router import Router
+from pipelines.llm import Budget, Ledger, LLMMetrics, Router, build_providers, parse_config
 from tests.e2e.conftest import Server, wait_for_job
 from tests.pipelines.llm.conftest import scripted_openai, scripted_openai_session  # noqa: F401
 from tests.support import scripted_openai as so

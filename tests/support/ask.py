@@ -26,7 +26,7 @@ from app.container import Container, build_container
 from app.main import create_app
 from app.settings import Settings
 from ingest.embedding import Embedder
-from pipelines.llm.config import LLMConfig, parse_config
+from pipelines.llm import LLMConfig, parse_config
 from tests.support.scripted_openai import ScriptedOpenAI
 
 

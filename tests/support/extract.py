@@ -11,11 +11,15 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
-from pipelines.llm.budget import Budget
-from pipelines.llm.config import LLMConfig, build_providers, parse_config
-from pipelines.llm.ledger import Ledger
-from pipelines.llm.metrics import LLMMetrics
-from pipelines.llm.router import Router
+from pipelines.llm import (
+    Budget,
+    Ledger,
+    LLMConfig,
+    LLMMetrics,
+    Router,
+    build_providers,
+    parse_config,
+)
 from tests.support.scripted_openai import ScriptedOpenAI
 
 PRIMARY = "primary-model"

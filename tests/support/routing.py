@@ -9,14 +9,18 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
-from pipelines.llm.budget import Budget
-from pipelines.llm.cache import AnswerCache
-from pipelines.llm.config import LLMConfig, parse_config
-from pipelines.llm.ledger import Ledger
-from pipelines.llm.metrics import LLMMetrics
-from pipelines.llm.protocol import ChatProvider
-from pipelines.llm.router import Router, RouterEvent
-from pipelines.llm.types import Message
+from pipelines.llm import (
+    AnswerCache,
+    Budget,
+    ChatProvider,
+    Ledger,
+    LLMConfig,
+    LLMMetrics,
+    Message,
+    Router,
+    RouterEvent,
+    parse_config,
+)
 
 MESSAGES = (Message("system", "Answer from the sources."), Message("user", "Question: why?"))
 

@@ -25,12 +25,16 @@ from pipelines.answer import (
     answer,
     collect,
 )
-from pipelines.llm.config import LLMConfig, parse_config
-from pipelines.llm.errors import BudgetExceeded
-from pipelines.llm.ledger import Ledger
-from pipelines.llm.providers.fake import FakeProvider, FakeStream
-from pipelines.llm.router import Router
-from pipelines.llm.tokens import count_messages
+from pipelines.llm import (
+    BudgetExceeded,
+    FakeProvider,
+    FakeStream,
+    Ledger,
+    LLMConfig,
+    Router,
+    count_messages,
+    parse_config,
+)
 from pipelines.search import Question
 from tests.support.answer_corpus import (
     ALPHA,

@@ -14,7 +14,7 @@ from pipelines.extract.pages import (
     lexical_rank,
     render_pages,
 )
-from pipelines.llm.tokens import count_tokens
+from pipelines.llm import count_tokens
 from tests.pipelines.llm.conftest import scripted_openai, scripted_openai_session  # noqa: F401
 from tests.support import scripted_openai as so
 from tests.support.extract import GOOD_RECEIPT, llm_config, scripted_router, tenant

@@ -15,9 +15,7 @@ from pipelines.extract import (
     extract,
     extract_text,
 )
-from pipelines.llm.budget import Budget
-from pipelines.llm.config import parse_config
-from pipelines.llm.ledger import Ledger
+from pipelines.llm import Budget, Ledger, parse_config
 from tests.pipelines.llm.conftest import scripted_openai, scripted_openai_session  # noqa: F401
 from tests.support import scripted_openai as so
 from tests.support.extract import (

@@ -12,10 +12,14 @@ from sqlalchemy import Engine
 from ingest.cleanup import clean_page
 from ingest.types import PageText
 from pipelines.ingestion.ocr_cleanup import INGEST_TENANT, CleanupUnavailable, RouterTextCleaner
-from pipelines.llm.config import build_providers, load_config, parse_config
-from pipelines.llm.ledger import Ledger
-from pipelines.llm.providers.fake import FakeProvider, FakeStream
-from pipelines.llm.providers.openai_compat import OpenAICompatProvider
+from pipelines.llm import (
+    FakeProvider,
+    FakeStream,
+    Ledger,
+    build_providers,
+    load_config,
+    parse_config,
+)
 from tests.pipelines.llm.conftest import scripted_openai, scripted_openai_session  # noqa: F401
 from tests.support import scripted_openai as so
 from tests.support.routing import router as make_router
@@ -95,12 +99,12 @@ def test_through_the_openai_sdk_on_its_own_loop(
         engine: Engine, scripted_openai: ScriptedOpenAI,  # noqa: F811
         cleaners: list[RouterTextCleaner]) -> None:
     cfg = parse_config({"providers": {"scripted": {"kind": "openai", "api_key": "k",
-                                                   "base_url": scripted_openai.base_url}},
+                                                   "base_url": scripted_openai.base_url,
+                                                   "timeout_s": 5}},
                         "models": [{"id": "scripted-model", "provider": "scripted",
                                     "tier": "mid"}]}, {})
-    provider = OpenAICompatProvider("scripted", base_url=scripted_openai.base_url, api_key="k",
-                                    timeout_s=5)
-    cleaner = RouterTextCleaner(make_router(engine, cfg, {"scripted": provider}))
+    built, _ = build_providers(cfg, {})  # kind "openai": an OpenAICompatProvider, the real SDK
+    cleaner = RouterTextCleaner(make_router(engine, cfg, {"scripted": built["scripted"]}))
     cleaners.append(cleaner)
     scripted_openai.script(so.text(FIXED), so.text(FIXED))
 

@@ -7,7 +7,7 @@ from sqlalchemy import Engine
 from pipelines.llm.cache import AnswerCache, cache_key
 from pipelines.llm.ledger import Ledger
 from pipelines.llm.providers.fake import FakeProvider
-from pipelines.llm.router import CacheQuery, Finished, Started
+from pipelines.llm.router_events import CacheQuery, Finished, Started
 from pipelines.llm.types import TextDelta
 from tests.support.routing import MESSAGES, collect, config, router, tenant
 

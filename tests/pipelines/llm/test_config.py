@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from pipelines.llm.config import build_providers, load_config, parse_config
 from pipelines.llm.errors import ConfigError
 from pipelines.llm.providers.extractive import ExtractiveProvider
-from pipelines.llm.router import Finished, Started
+from pipelines.llm.router_events import Finished, Started
 from pipelines.llm.types import Message, SourcePassage, TextDelta
 from tests.support import scripted_openai as so
 from tests.support.routing import MESSAGES, collect, router, tenant

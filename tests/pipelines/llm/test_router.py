@@ -16,7 +16,8 @@ from pipelines.llm.errors import NoProviderAvailable, ProviderError
 from pipelines.llm.ledger import Ledger
 from pipelines.llm.providers.fake import FakeProvider, FakeStream
 from pipelines.llm.providers.openai_compat import OpenAICompatProvider
-from pipelines.llm.router import Failover, Finished, Router, RouterEvent, Started, StreamFailed
+from pipelines.llm.router import Router
+from pipelines.llm.router_events import Failover, Finished, RouterEvent, Started, StreamFailed
 from pipelines.llm.types import Capabilities, TextDelta, TokenUsage
 from tests.support import scripted_openai as so
 from tests.support.routing import MESSAGES, FakeClock, collect, config, router, tenant
