@@ -40,7 +40,6 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from sqlalchemy import delete
 
-from bench._support import load_line, machine_load
 from bench.common import (
     bench_database,
     format_table,
@@ -48,6 +47,7 @@ from bench.common import (
     shared_data_dir,
     write_results,
 )
+from bench.machine import load_line, machine_load
 from ingest.ocr_pool import OcrPool
 from ingest.pipeline import IngestContext
 from ingest.types import Limits

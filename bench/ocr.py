@@ -48,8 +48,9 @@ from typing import Any
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
-from bench._support import CpuMeter, code_versions, load_line, machine_load
 from bench.common import REPO_ROOT, format_table, shared_data_dir, write_results
+from bench.machine import code_versions, load_line, machine_load
+from bench.timing import CpuMeter
 from ingest.errors import NoReadableText
 from ingest.ocr_pool import OcrPool, PageOcr
 from ingest.read_pages import read_pages

@@ -33,56 +33,26 @@
    CPU the serving processes used (in cores) and their memory.
 
 Everything is on loopback and bounded in time (`--deadline`). The load average is recorded
-with every part. Results: `bench/results/query.json`.
+with every part. Results: `bench/results/query.json`. The parts are `bench.query_search`,
+`bench.query_ttft` and `bench.query_streams`; the server children are `bench.query_servers`.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import signal
-import subprocess
 import tempfile
-import time
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from sqlalchemy import text
-from sqlalchemy.engine import Engine
-
-from bench._serve import (
-    direct_fake_streams,
-    lag_ticker,
-    measured_streams,
-    serve_summary,
-    start_serve,
-    stop_serve,
-    summarise_streams,
-)
-from bench._support import (
-    CENTROIDS,
-    RARE_COLLECTION,
-    TENANT,
-    Corpus,
-    Stream,
-    ask_stream,
-    code_versions,
-    direct_streams,
-    ensure_corpus,
-    load_line,
-    machine_load,
-    make_corpus,
-    percentile,
-    questions,
-    raw_provider_ttft,
-    start_child,
-    stop_child,
-)
-from bench.common import bench_database, format_table, write_results
+from bench.common import bench_database, write_results
+from bench.corpus import ensure_corpus, make_corpus
+from bench.machine import code_versions, load_line, machine_load
+from bench.query_search import search_latency
+from bench.query_servers import serve_lectern, serve_scripted
+from bench.query_streams import streams_part
+from bench.query_ttft import ttft_part
 
 DATABASE = "lectern_bench_query"
 CODE_UNDER_TEST = ("retrieval/search.py", "retrieval/filters.py", "retrieval/context.py",
@@ -93,328 +63,8 @@ CODE_UNDER_TEST = ("retrieval/search.py", "retrieval/filters.py", "retrieval/con
                    "app/serving/http_workers.py", "app/routes/metrics.py")
 
 
-# =========================================================================== 1. search
-
-
-def search_latency(engine: Engine, corpus: Corpus, n_queries: int) -> dict[str, Any]:
-    """p50/p95 of `search()` per mode × filter, interleaved query by query, plus baselines."""
-    from sqlalchemy.orm import Session
-
-    from retrieval.search import search
-    from retrieval.types import SearchMode
-
-    rng = np.random.default_rng(7)
-    qvecs = corpus.vectors(rng, rng.integers(0, CENTROIDS, size=n_queries + 20))
-    qtexts = questions()
-    modes: tuple[SearchMode, ...] = ("vector", "text", "hybrid")
-    configs = [(mode, flt) for mode in modes for flt in (None, RARE_COLLECTION)]
-    lat: dict[str, list[float]] = {f"{m}/{f or 'none'}": [] for m, f in configs}
-    found: dict[str, list[int]] = {k: [] for k in lat}
-    base: dict[str, list[float]] = {"SELECT 1": [], "bare pgvector top-10": []}
-    bare = text("SELECT id FROM chunks ORDER BY embedding <=> CAST(:q AS vector) LIMIT 10")
-    for i in range(n_queries + 20):
-        vector = [float(x) for x in qvecs[i]]
-        question = qtexts[i % len(qtexts)]
-        order = configs[i % len(configs):] + configs[: i % len(configs)]
-        for mode, flt in order:
-            started = time.perf_counter()
-            with Session(engine) as session:
-                hits = search(session, tenant=TENANT, query_text=question, query_vector=vector,
-                              mode=mode, top_k=8, min_score=-1.0, collection=flt)
-            took = time.perf_counter() - started
-            if i >= 20:  # the first 20 rounds warm caches and prepared statements
-                key = f"{mode}/{flt or 'none'}"
-                lat[key].append(took)
-                found[key].append(len(hits))
-        for name in base:
-            started = time.perf_counter()
-            with Session(engine) as session:
-                if name == "SELECT 1":
-                    session.execute(text("SELECT 1")).all()
-                else:
-                    session.execute(bare, {"q": str(vector)}).all()
-            if i >= 20:
-                base[name].append(time.perf_counter() - started)
-    bare_p50 = percentile(base["bare pgvector top-10"], 50)
-    rows: list[tuple[Any, ...]] = []
-    out: dict[str, Any] = {"queries": n_queries, "chunks": corpus.chunks,
-                           "rare_share": 0.01, "modes": {}, "baselines": {}}
-    for key, values in lat.items():
-        p50, p95 = percentile(values, 50), percentile(values, 95)
-        mean_found = sum(found[key]) / len(found[key])
-        out["modes"][key] = {"p50_ms": round(p50 * 1000, 2), "p95_ms": round(p95 * 1000, 2),
-                             "mean_hits": round(mean_found, 2),
-                             "p50_vs_bare_pgvector": round(p50 / bare_p50, 2)}
-        rows.append((key, round(p50 * 1000, 2), round(p95 * 1000, 2),
-                     f"{p50 / bare_p50:.2f}×", round(mean_found, 2)))
-    for name, values in base.items():
-        p50, p95 = percentile(values, 50), percentile(values, 95)
-        out["baselines"][name] = {"p50_ms": round(p50 * 1000, 2), "p95_ms": round(p95 * 1000, 2)}
-        rows.append((f"[{name}]", round(p50 * 1000, 2), round(p95 * 1000, 2),
-                     f"{p50 / bare_p50:.2f}×", "-"))
-    print(format_table(("mode/filter", "p50 ms", "p95 ms", "p50 ÷ bare pgvector", "hits (of 8)"),
-                       rows))
-    return out
-
-
-# =========================================================================== servers
-
-
-def _free_port_file(tmp: Path, name: str) -> Path:
-    """A fresh file for a child to write its port into (never one an earlier child wrote)."""
-    return tmp / f"{name}-{uuid.uuid4().hex[:8]}.port"
-
-
-def serve_scripted(port_file: Path, tokens: int, delay: float) -> None:
-    """Child: the tests' scripted OpenAI-protocol server, streaming `tokens` pieces."""
-    from tests.support import scripted_openai as so
-
-    server = so.ScriptedOpenAI(models=("bench-model",))
-    words = [f"word{n % 97}" for n in range(tokens)]
-    server.default = so.text(" ".join(words), chunk_delay_s=delay)
-    server.start()
-    stop = asyncio.Event()
-    port_file.write_text(str(server.port))
-
-    async def wait() -> None:
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, stop.set)
-        await stop.wait()
-
-    asyncio.run(wait())
-    server.stop()
-
-
-def serve_lectern(port_file: Path, database_url: str, provider: str, openai_url: str | None,
-                  tokens: int, delay: float) -> None:
-    """Child: the real app on uvicorn, with an event-loop lag ticker and two bench routes."""
-    import uvicorn
-    from fastapi import APIRouter
-
-    from app.container import build_container
-    from app.main import create_app
-    from app.settings import Settings
-    from pipelines.llm.config import parse_config
-    from pipelines.llm.protocol import ChatProvider
-    from pipelines.llm.providers.fake import FakeProvider, FakeStream
-
-    base_url = openai_url or "http://127.0.0.1:9/v1"
-    raw = {"providers": {"bench": {"kind": "openai", "base_url": base_url, "api_key": "k",
-                                   "timeout_s": 120}},
-           "models": [{"id": "bench-model", "provider": "bench", "tier": "mid",
-                       "price_in_per_mtok": 0.1, "price_out_per_mtok": 0.2,
-                       "context_tokens": 16384, "max_output_tokens": 256,
-                       "tasks": ["answer"]}],
-           "cache": {"enabled": False}}
-    providers: dict[str, ChatProvider] | None = None
-    if provider == "fake":  # zero latency, or `delay` seconds before each token
-        reply = " ".join(f"word{n % 97}" for n in range(tokens))
-        scripted = [FakeStream(reply, delay_s=delay)] * 100_000 if delay else []
-        providers = {"bench": FakeProvider("bench", scripted, default_reply=reply)}
-    container = build_container(Settings(), database_url=database_url, with_ocr=False,
-                                llm_config=parse_config(raw, {}), llm_providers=providers)
-    app = create_app(container)
-    lags: list[float] = []
-    bench = APIRouter(prefix="/_bench")
-
-    @bench.get("/ping")
-    async def ping() -> dict[str, str]:
-        return {}
-
-    @bench.post("/lag")
-    async def lag(reset: bool = False) -> dict[str, Any]:
-        values = list(lags)
-        if reset:
-            lags.clear()
-        return {"ticks": len(values), "lag_s": values}
-
-    app.include_router(bench)
-
-    async def main() -> None:
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                               access_log=False, lifespan="off"))
-        tick = asyncio.create_task(lag_ticker(lags))
-        serving = asyncio.create_task(server.serve())
-        while not server.started:
-            if serving.done():
-                serving.result()
-            await asyncio.sleep(0.05)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        port_file.write_text(str(port))
-        await serving
-        tick.cancel()
-
-    try:
-        asyncio.run(main())
-    finally:
-        container.close()
-
-
-# =========================================================================== 2. ttft
-
-
-def ttft_part(engine: Engine, url: str, tmp: Path, samples: int, tokens: int) -> dict[str, Any]:
-    """Time to first token through the app with a zero-latency provider vs the raw provider."""
-    import httpx
-    from sqlalchemy.orm import Session
-
-    from bench.common import load_embedder
-    from retrieval.search import search
-
-    qs = questions()
-    port_file = _free_port_file(tmp, "lectern-fake")
-    child, port = start_child(["serve", str(port_file), "--database-url", url,
-                               "--provider", "fake", "--tokens", str(tokens)], port_file)
-    try:
-        async def run() -> tuple[list[Stream], list[float]]:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
-                                         timeout=60.0) as client:
-                for q in qs[:5]:  # warm-up: model, pool, prepared statements
-                    await ask_stream(client, q, 4)
-                streams, pings = [], []
-                for q in qs[5 : 5 + samples]:
-                    streams.append(await ask_stream(client, q, 4))
-                    started = time.perf_counter()
-                    await client.get("/_bench/ping")
-                    pings.append(time.perf_counter() - started)
-                return streams, pings
-
-        streams, pings = asyncio.run(run())
-    finally:
-        stop_child(child)
-    raw = asyncio.run(raw_provider_ttft(samples, tokens))
-    # The pieces of retrieval, timed here on the same machine.
-    embedder = load_embedder()
-    embedder.embed(["warm-up"])
-    embed_s, search_s = [], []
-    for q in qs[5 : 5 + samples]:
-        started = time.perf_counter()
-        vector = embedder.embed([q])[0]
-        embed_s.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        with Session(engine) as session:
-            search(session, tenant=TENANT, query_text=q, query_vector=vector, mode="hybrid",
-                   top_k=4, min_score=-1.0)
-        search_s.append(time.perf_counter() - started)
-    errors = [s.error for s in streams if s.error]
-    ttfts = [s.ttft for s in streams if s.ttft is not None]
-    server_ttft = [float(s.server_ttft_ms) / 1000 for s in streams if s.server_ttft_ms is not None]
-    retrieval = [float(s.retrieval_ms) / 1000 for s in streams if s.retrieval_ms is not None]
-
-    def ms(values: Sequence[float], q: float) -> float:
-        return round(percentile(values, q) * 1000, 2)
-
-    parts = {
-        "app_ttft_ms (client, over HTTP)": ttfts,
-        "raw_provider_ttft_ms": raw,
-        "server_ttft_ms (answer() start to first token)": server_ttft,
-        "server_retrieval_ms (embed + search in the request)": retrieval,
-        "http_roundtrip_ms (GET /_bench/ping)": pings,
-        "query_embedding_ms (alone, bench process)": embed_s,
-        "hybrid_search_top4_ms (alone, bench process)": search_s,
-    }
-    out: dict[str, Any] = {"samples": samples, "errors": errors}
-    for name, values in parts.items():
-        out[name.split(" ")[0]] = {"p50": ms(values, 50), "p95": ms(values, 95)}
-    print(format_table(("time to first token / part", "p50 ms", "p95 ms"),
-                       [(name, ms(v, 50), ms(v, 95)) for name, v in parts.items()]))
-    app, srv, ret = (percentile(v, 50) for v in (ttfts, server_ttft, retrieval))
-    overhead = app - percentile(raw, 50)
-    out["overhead_p50_ms"] = round(overhead * 1000, 2)
-    out["overhead_split_p50_ms"] = {"retrieval": round(ret * 1000, 2),
-                                    "after_retrieval": round((srv - ret) * 1000, 2),
-                                    "outside_answer": round((app - srv) * 1000, 2)}
-    print(f"  overhead to first token (app − raw provider), p50 {overhead * 1000:.1f} ms: "
-          f"retrieval {ret * 1000:.1f} + prompt/router/provider start {(srv - ret) * 1000:.1f} "
-          f"+ HTTP/auth/session/SSE outside answer() {(app - srv) * 1000:.1f} ms "
-          f"(p50s, so the parts add up only roughly); errors {len(errors)}")
-    return out
-
-
-# =========================================================================== 3. streams
-
-
-def streams_part(url: str, tmp: Path, n: int, tokens: int, deadline: float,
-                 provider: str, web_workers: Sequence[int] = ()) -> dict[str, Any]:
-    """`n` concurrent `/v1/ask` streams at ~50 tokens/s: errors, TTFT, duration, loop lag.
-
-    `provider` "scripted": the scripted OpenAI server in its own process, reached through the
-    `openai` SDK adapter; "fake": a `FakeProvider` inside the server sleeping 20 ms per token
-    (no provider HTTP: isolates lectern's own cost per token).
-    """
-    qs = questions()
-    children: list[subprocess.Popen[bytes]] = []
-    lectern_file = _free_port_file(tmp, f"lectern-{provider}")
-    try:
-        if provider == "scripted":
-            scripted_file = _free_port_file(tmp, "scripted")
-            scripted, sport = start_child(["scripted", str(scripted_file), "--tokens",
-                                           str(tokens)], scripted_file, timeout=60)
-            children.append(scripted)
-            serve_args = ["--provider", "openai", "--openai-url", f"http://127.0.0.1:{sport}/v1"]
-        else:
-            serve_args = ["--provider", "fake", "--delay", "0.02"]
-        lectern, lport = start_child(["serve", str(lectern_file), "--database-url", url,
-                                      "--tokens", str(tokens), *serve_args], lectern_file)
-        children.append(lectern)
-    except BaseException:
-        for child in children:
-            stop_child(child)
-        raise
-    try:
-        streams, server_lags, client_lags, wall, cpu, load_before = measured_streams(
-            lectern.pid, lport, qs, n, deadline, server_lag=True)
-        stop_child(lectern)
-        direct_started = time.perf_counter()
-        if provider == "scripted":
-            direct = asyncio.run(direct_streams(f"http://127.0.0.1:{sport}/v1", n))
-        else:
-            direct = asyncio.run(direct_fake_streams(n, tokens))
-        direct_wall = time.perf_counter() - direct_started
-        out = summarise_streams(streams, direct, server_lags, client_lags, wall, direct_wall,
-                                load_before, tokens)
-        out["server_cpu_cores"] = round(cpu / wall, 2)
-        print(f"  server process: {out['server_cpu_cores']} cores busy on average")
-        if web_workers:
-            out["web_workers"] = {str(w): served_streams(url, sport, tmp, w, qs, n, tokens,
-                                                         deadline, direct, direct_wall)
-                                  for w in web_workers}
-            started = time.perf_counter()
-            again = asyncio.run(direct_streams(f"http://127.0.0.1:{sport}/v1", n))
-            out["direct_after"] = {"wall_s": round(time.perf_counter() - started, 2),
-                                   "errors": sum(s.error is not None for s in again)}
-            print(f"  direct baseline again: wall {out['direct_after']['wall_s']} s; "
-                  f"{load_line()}")
-    finally:
-        for child in reversed(children):
-            stop_child(child)
-    return out
-
-
-def served_streams(url: str, sport: int, tmp: Path, workers: int, qs: Sequence[str], n: int,
-                   tokens: int, deadline: float, direct: list[Stream],
-                   direct_wall: float) -> dict[str, Any]:
-    """The same streams against `lectern serve --workers N` (the CLI, scripted model)."""
-    print(f"{n} concurrent streams through `lectern serve --workers {workers}`; {load_line()}",
-          flush=True)
-    child, port, _ = start_serve(url, f"http://127.0.0.1:{sport}/v1", workers, tmp)
-    try:
-        streams, _, client_lags, wall, cpu, load_before = measured_streams(
-            child.pid, port, qs, n, deadline, server_lag=False)
-        out = summarise_streams(streams, direct, [], client_lags, wall, direct_wall,
-                                load_before, tokens)
-        out["serve"] = serve_summary(child, cpu, wall)
-        print(f"  serving processes: {out['serve']['cores_used']} cores busy on average, "
-              f"{out['serve']['rss_mb']} MB resident")
-        return out
-    finally:
-        stop_serve(child)
-
-
-# =========================================================================== main
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    """The asked parts on the benchmark database and its cached corpus: the results payload."""
     if args.omp_passive:  # before torch loads, here and in the server child (inherited)
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     print(f"bench.query: parts {' '.join(args.parts)}; {load_line()}", flush=True)
@@ -454,6 +104,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The benchmark (writes `bench/results/query.json`), or one of its server children."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="(internal) the lectern server child")
