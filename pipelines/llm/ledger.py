@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, Engine, Integer, cast, func, insert, select
+from sqlalchemy import Connection, Engine, Integer, cast, func, insert, select
 
 from pipelines.llm.storage import LLMCall
 
@@ -92,18 +92,6 @@ class Ledger:
     async def record(self, record: CallRecord) -> None:
         """Append one row in its own transaction."""
         await asyncio.to_thread(self.record_sync, record)
-
-    @staticmethod
-    def spent_since(
-        conn: Connection, tenant: str, since: datetime | ColumnElement[datetime]
-    ) -> float:
-        """Total cost booked for `tenant` from `since` on."""
-        total = conn.execute(
-            select(func.coalesce(func.sum(LLMCall.cost_usd), 0)).where(
-                LLMCall.tenant_id == tenant, LLMCall.created_at >= since
-            )
-        ).scalar_one()
-        return float(total)
 
     def calls_sync(self, *, request_id: str | None = None, tenant: str | None = None,
                    limit: int = 1000) -> list[StoredCall]:

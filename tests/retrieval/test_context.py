@@ -13,7 +13,6 @@ import pytest
 from retrieval.context import (
     TRUNCATION_MARKER,
     assemble_context,
-    cited_sources,
     merge_text,
     render,
 )
@@ -151,11 +150,11 @@ def test_no_hits_give_an_empty_context() -> None:
     assert context.empty and context.text == "" and context.token_count == 0
 
 
-def test_citations_map_back_to_sources() -> None:
+def test_each_numbered_source_keeps_what_its_citation_points_to() -> None:
     hits = [hit(0, *C0, page=3), hit(4, 0, 20, document=OTHER, page=7, section="Costs")]
     context = assemble_context(hits, budget_tokens=1000, count_tokens=words)
-    cited = cited_sources("Revenue grew [2]. Margin too [1, 2], see [9].", context.sources)
-    assert [(s.n, s.filename, s.page_start, s.section) for s in cited] == [
-        (2, "other.pdf", 7, "Costs"),
-        (1, "report.pdf", 3, "Results > Revenue"),
+    assert [(s.n, s.document_id, s.filename, s.page_start, s.section)
+            for s in context.sources] == [
+        (1, DOC, "report.pdf", 3, "Results > Revenue"),
+        (2, OTHER, "other.pdf", 7, "Costs"),
     ]

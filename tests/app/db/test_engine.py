@@ -21,7 +21,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from app.db.embedded import EmbeddedDatabase, resolve_database_url
+from app.container import start_database
+from app.db.embedded import EmbeddedDatabase
 from app.db.engine import (
     DatabaseSetupError,
     PgvectorMissingError,
@@ -186,7 +187,7 @@ def test_data_dir_under_root_or_in_repo_is_refused() -> None:
 
 def test_user_supplied_url_is_normalised_to_psycopg() -> None:
     settings = Settings(database_url="postgres://u:secret@dbhost:5432/lectern")
-    assert resolve_database_url(settings) == "postgresql+psycopg://u:secret@dbhost:5432/lectern"
+    assert start_database(settings) == ("postgresql+psycopg://u:secret@dbhost:5432/lectern", None)
 
 
 def test_migrations_round_trip_head_base_head(fresh_database_url: Callable[[], str]) -> None:
