@@ -20,7 +20,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ingest.embedding import Embedder
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
@@ -74,7 +77,7 @@ def bench_database(database: str) -> Iterator[str]:
         server.close()
 
 
-def load_embedder() -> Any:
+def load_embedder() -> Embedder:
     """The real embedder (bundled offline all-MiniLM-L6-v2); the hub is never contacted."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from ingest.embedding import SentenceTransformerEmbedder, default_model_path
@@ -144,7 +147,7 @@ def recall_at(ranked: Sequence[str], relevant: dict[str, int], k: int) -> float:
     return len(set(ranked[:k]) & set(relevant)) / len(relevant) if relevant else 0.0
 
 
-def measure_throughput(embedder: Any, texts: Sequence[str]) -> dict[str, float]:
+def measure_throughput(embedder: Embedder, texts: Sequence[str]) -> dict[str, float]:
     """Raw embedding throughput on `texts` (one `embed` call, after a warm-up batch)."""
     embedder.embed(list(texts[:16]))
     start = time.perf_counter()

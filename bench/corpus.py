@@ -104,6 +104,8 @@ def ensure_corpus(engine: Engine, corpus: Corpus, *, rebuild: bool = False) -> b
 
 
 def _load(engine: Engine, corpus: Corpus) -> None:
+    """Replace the tenant's documents by the corpus: binary COPY with the HNSW and GIN indexes
+    dropped, then rebuilt from their own (the migration's) definitions."""
     from pgvector.psycopg import register_vector
 
     sentences = scifact_sentences()

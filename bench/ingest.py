@@ -66,6 +66,7 @@ CODE_UNDER_TEST = ("ingest/ocr.py", "ingest/ocr_pool.py", "ingest/images.py",
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Both documents' interleaved rounds on the benchmark database: the results payload."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.omp_passive:  # before torch is imported (its OpenMP reads this when loaded)
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
@@ -123,6 +124,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; writes `bench/results/ingest.json`."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pages", type=int, default=10, help="pages per document")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")

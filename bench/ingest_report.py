@@ -17,6 +17,7 @@ STAGE_ORDER = ("reading", "render", "ocr", "cleanup", "chunking", "embedding", "
 
 
 def per_min(units: int, seconds: float) -> float:
+    """`units` per minute over `seconds` (NaN for no time)."""
     return units / seconds * 60 if seconds > 0 else float("nan")
 
 

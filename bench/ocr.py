@@ -203,6 +203,7 @@ def run_samples(pool: OcrPool) -> list[dict[str, Any]]:
 
 
 def main() -> None:
+    """Command-line entry point; prints the tables and writes `bench/results/<name>.json`."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None, help="first N receipts")
     parser.add_argument("--workers", type=int, default=2, help="OCR worker processes")

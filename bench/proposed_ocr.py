@@ -47,6 +47,7 @@ class FastDespeckleOcr:
         self.inner = TesseractOcr(dpi=dpi, despeckle=False)
 
     def read(self, image: Image.Image) -> OcrPage:
+        """See `TesseractOcr.read`; the despeckle, if the resolution calls for it, is `median3`."""
         from ingest.ocr import DESPECKLE_MIN_DPI, _image_dpi
 
         gray = image.convert("L")

@@ -164,6 +164,8 @@ async def direct_fake_streams(n: int, tokens: int) -> list[Stream]:
 def summarise_streams(streams: list[Stream], direct: list[Stream], server_lags: list[float],
                       client_lags: list[float], wall: float, direct_wall: float,
                       load_before: dict[str, Any], tokens: int) -> dict[str, Any]:
+    """Print one run's errors, TTFT, rates and loop lags against its direct baseline, and
+    return them for the JSON."""
     errors = [s.error for s in streams if s.error]
     derrors = [s.error for s in direct if s.error]
 

@@ -47,6 +47,7 @@ from bench.common import write_results as write_json
 from bench.retrieval_calibration import calibrate, calibrate_samples
 from ingest.chunking import chunk_pages
 from ingest.corpus import Document
+from ingest.embedding import Embedder
 from ingest.store import insert_document, write_corpus
 from ingest.types import Chunk, CleanPage, Sniffed
 from retrieval.search import search
@@ -67,7 +68,7 @@ def page_for(doc: dict[str, str]) -> CleanPage:
 
 def ingest(
     engine: Engine,
-    embedder: Any,
+    embedder: Embedder,
     corpus: dict[str, dict[str, str]],
     fingerprint: str,
     clock: Stopwatch,
@@ -185,7 +186,7 @@ def evaluate(
     }
 
 
-def fingerprint_for(root: Path, embedder: Any) -> str:
+def fingerprint_for(root: Path, embedder: Embedder) -> str:
     """Identifies the cached corpus: the corpus file, the model and the chunker defaults."""
     digest = hashlib.sha256((root / "corpus.jsonl").read_bytes()).hexdigest()
     model = Path(str(getattr(embedder, "model_name", "model"))).name

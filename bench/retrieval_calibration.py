@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from bench.common import REPO_ROOT, load_beir
 from ingest.chunking import chunk_pages
 from ingest.corpus import ChunkRow, Document
+from ingest.embedding import Embedder
 from ingest.types import CleanPage
 from retrieval.threshold import DEFAULT_MIN_SCORE
 
@@ -44,7 +45,7 @@ OFF_TOPIC = (  # about neither biomedicine (SciFact) nor the bundled samples
 # fmt: on
 
 
-def calibrate(engine: Engine, embedder: Any, root: Path, tenant: str) -> dict[str, Any]:
+def calibrate(engine: Engine, embedder: Embedder, root: Path, tenant: str) -> dict[str, Any]:
     """Cosine similarities of relevant vs. off-topic pairs, on the *train* split (not test).
 
     For each train query and each of its relevant documents, the exact cosine of the
@@ -106,7 +107,7 @@ def calibrate(engine: Engine, embedder: Any, root: Path, tenant: str) -> dict[st
     }
 
 
-def calibrate_samples(embedder: Any) -> dict[str, Any]:
+def calibrate_samples(embedder: Embedder) -> dict[str, Any]:
     """Best cosine over the bundled samples' chunks for answerable vs. unrelated questions."""
     import numpy as np
 

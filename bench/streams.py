@@ -16,11 +16,14 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.machine import machine_load
 from bench.processes import tree_cpu_s
 from bench.timing import percentile
+
+if TYPE_CHECKING:
+    import httpx
 
 TICK_S = 0.01
 STALL_S = 0.05
@@ -41,7 +44,7 @@ class Stream:
     retrieval_ms: int | None = None
 
 
-async def ask_stream(client: Any, question: str, top_k: int) -> Stream:
+async def ask_stream(client: httpx.AsyncClient, question: str, top_k: int) -> Stream:
     """POST /v1/ask as SSE and read it to the end."""
     from httpx_sse import aconnect_sse
 
@@ -88,6 +91,7 @@ async def lag_ticker(lags: list[float]) -> None:
 
 
 def lag_summary(lags: Sequence[float]) -> dict[str, Any]:
+    """Percentiles, maximum and stalls (ticks over 50 ms late) of one loop's lags, in ms."""
     stalls = [x for x in lags if x > STALL_S]
     return {"ticks": len(lags), "p50_ms": round(percentile(lags, 50) * 1000, 2),
             "p99_ms": round(percentile(lags, 99) * 1000, 2),
