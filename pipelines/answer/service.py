@@ -47,6 +47,7 @@ from pipelines.llm import (
     ModelConfig,
     Prompt,
     Router,
+    RouteRequest,
     RouterEvent,
     SourcePassage,
     Started,
@@ -94,10 +95,10 @@ async def answer(session: Session, *, tenant: str, question: Question, embedder:
     out = router.config.policy(TASK).max_output_tokens
     fitter = await asyncio.to_thread(_Fitter, prompt, question.text, hits, out,
                                      max_context_tokens)
-    stream = router.stream(
+    stream = router.stream(RouteRequest(
         TASK, tenant, fitter.messages, prompt=prompt, passages=fitter.passages,
         request_id=request_id,
-        cache=CacheQuery(question.text, [(str(h.chunk_id), h.content_hash) for h in hits]))
+        cache=CacheQuery(question.text, [(str(h.chunk_id), h.content_hash) for h in hits])))
     try:
         first = await anext(stream)
     except BaseException:

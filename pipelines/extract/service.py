@@ -33,6 +33,7 @@ from pipelines.llm import (
     ModelConfig,
     RoutedCompletion,
     Router,
+    RouteRequest,
     count_messages,
     count_tokens,
 )
@@ -178,9 +179,9 @@ async def extract(
     prompt = FIRST_PROMPT
     for attempt in range(1, max_attempts + 1):
         prompt = FIRST_PROMPT if attempt == 1 else REASK_PROMPT
-        reply: RoutedCompletion = await live.complete(
+        reply: RoutedCompletion = await live.complete(RouteRequest(
             TASK, tenant, prompter.messages(prompt, extra), prompt=prompt,
-            json_schema=target.model_schema, schema_name=target.name, request_id=request_id)
+            json_schema=target.model_schema, schema_name=target.name, request_id=request_id))
         spent["input_tokens"] += reply.usage.input_tokens
         spent["output_tokens"] += reply.usage.output_tokens
         spent["cost_usd"] += reply.cost_usd

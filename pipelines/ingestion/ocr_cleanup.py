@@ -21,7 +21,14 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
 from pipelines.errors import PipelineError
-from pipelines.llm import ChatProvider, LLMConfig, Router, build_providers, count_tokens
+from pipelines.llm import (
+    ChatProvider,
+    LLMConfig,
+    Router,
+    RouteRequest,
+    build_providers,
+    count_tokens,
+)
 
 TASK = "cleanup"
 PROMPT = "cleanup"  # latest version; the exact `cleanup@vN` goes into the ledger
@@ -76,8 +83,8 @@ class RouterTextCleaner:
                                      "answerer cannot rewrite text)")
         messages = self.prompt.render(text=text)
         max_tokens = int(count_tokens(text) * 1.5) + 64  # a repair is about as long as its input
-        result = self._run(self.router.complete(TASK, self.tenant, messages, prompt=self.prompt,
-                                                max_tokens=max_tokens))
+        result = self._run(self.router.complete(RouteRequest(
+            TASK, self.tenant, messages, prompt=self.prompt, max_tokens=max_tokens)))
         return result.text
 
     def close(self) -> None:

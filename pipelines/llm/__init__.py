@@ -6,11 +6,13 @@ submodules import each other by their own paths, never through this package, so 
 of them never loops back into this file.
 
 - Routing: `Router` picks the cheapest healthy model that meets a task's tier, fails over,
-  holds the budget and books the ledger; `Candidate` (and `MessagesArg`, a call's messages or
-  a builder fitting them to each model) is what it plans with.
+  holds the budget and books the ledger. A call is one `RouteRequest`, given to
+  `Router.complete` (a whole reply) or `Router.stream`: task, tenant, the messages or a builder
+  fitting them to each model (`MessagesArg`), prompt, output schema, and a `CacheQuery` when
+  the answer cache may serve it. `Candidate` is a model the router plans to try.
 - What the router hands back: `RoutedCompletion` (a whole reply) or a stream of `RouterEvent`s
   (`Started`, `TextDelta`, `Failover`, then `Finished` or `StreamFailed`), naming who served in
-  `Served` and every try in `Attempt`s; a `CacheQuery` asks it to use the answer cache.
+  `Served` and every try in `Attempt`s.
 - Configuration: `LLMConfig` and `ModelConfig` (validated TOML or environment defaults),
   `load_config`, `parse_config`, `build_providers`, and `HOW_TO_CONFIGURE`, the hint every
   "no model" error ends with.
@@ -47,10 +49,10 @@ from pipelines.llm.metrics import LLMMetrics
 from pipelines.llm.prompts import Prompt, PromptRegistry
 from pipelines.llm.protocol import ChatProvider
 from pipelines.llm.providers.fake import FakeProvider, FakeStream
+from pipelines.llm.route_request import CacheQuery, RouteRequest
 from pipelines.llm.router import Router
 from pipelines.llm.router_events import (
     Attempt,
-    CacheQuery,
     Failover,
     Finished,
     RoutedCompletion,
@@ -104,6 +106,7 @@ __all__ = [
     "PromptRegistry",
     "ProviderError",
     "Role",
+    "RouteRequest",
     "RoutedCompletion",
     "Router",
     "RouterEvent",

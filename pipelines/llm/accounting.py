@@ -2,8 +2,9 @@
 
 One `CallState` follows a request through its attempts; the `Accountant` admits an attempt
 (reserve the estimate, claim the provider's breaker), books it (one ledger row with the actual
-cost, settled atomically against the reservation); `exhausted` and `unexpected_error` turn a
-request nobody served, or an attempt's surprise, into the right error. Ledger writes run to
+cost, settled atomically against the reservation); the usage booked is the provider's, or
+counted locally when it reported none (`reply_usage`). `exhausted` and `unexpected_error` turn
+a request nobody served, or an attempt's surprise, into the right error. Ledger writes run to
 their end even when the request is cancelled (see `Accountant._write`).
 """
 
@@ -61,6 +62,14 @@ def counted_usage(cand: Candidate, msgs: Sequence[Message], got: list[str]) -> T
         return TokenUsage()
     name = cand.model.model_name
     return TokenUsage(count_messages(msgs, name), count_tokens("".join(got), name))
+
+
+def reply_usage(reported: TokenUsage, cand: Candidate, msgs: Sequence[Message],
+                got: list[str]) -> TokenUsage:
+    """The usage the provider reported for a reply, else (it reported none) counted locally."""
+    if reported.input_tokens or reported.output_tokens:
+        return reported
+    return counted_usage(cand, msgs, got)
 
 
 class Accountant:

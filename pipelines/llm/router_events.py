@@ -1,4 +1,4 @@
-"""What the router hands back: who served, stream events, whole completions, cache queries.
+"""What the router hands back: who served, stream events, whole completions.
 
 The answer pipeline maps stream events onto SSE: `Started` → `meta` (then `sources`),
 `TextDelta` → `token`, `Failover` → a marker that a fallback model continues the answer,
@@ -7,7 +7,6 @@ The answer pipeline maps stream events onto SSE: `Started` → `meta` (then `sou
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pipelines.llm.errors import LLMError, ProviderError
@@ -33,6 +32,8 @@ class Served:
 
 @dataclass(frozen=True)
 class Attempt:
+    """One try of a request on one model, as its ledger row records it."""
+
     provider: str
     model: str
     outcome: Outcome
@@ -81,10 +82,10 @@ class StreamFailed:
     attempts: tuple[Attempt, ...]
 
 
-
-
 @dataclass(frozen=True)
 class RoutedCompletion:
+    """A whole reply (`Router.complete`): who served it, and totals over all attempts."""
+
     text: str
     usage: TokenUsage
     served: Served
@@ -92,15 +93,6 @@ class RoutedCompletion:
     latency_ms: int
     finish_reason: str | None
     attempts: tuple[Attempt, ...]
-
-
-@dataclass(frozen=True)
-class CacheQuery:
-    """Ask the router to consult and fill the answer cache (answers only)."""
-
-    question: str
-    chunks: Sequence[tuple[str, str]]  # (chunk id, content hash)
-    ttl_s: float | None = None
 
 
 RouterEvent = Started | TextDelta | Failover | Finished | StreamFailed

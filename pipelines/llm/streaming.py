@@ -8,6 +8,9 @@ stream ends with `StreamFailed`, which keeps the partial text.
 
 Every attempt is admitted and booked through the router's `Accountant`, including one whose
 consumer went away (closed the stream or was cancelled): that one is booked "cancelled".
+The steps: `failover_stream` walks the candidates (`attempts.CandidateLoop`); `_relay` streams
+one attempt to the consumer; `_succeed` books a finished attempt and ends the stream; a failed
+one is booked by the loop, which says whether the next candidate takes over.
 """
 
 from __future__ import annotations
@@ -15,13 +18,21 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
 
-from pipelines.llm.accounting import CallState, counted_usage, exhausted, unexpected_error
+from pipelines.llm.accounting import (
+    CallState,
+    counted_usage,
+    exhausted,
+    reply_usage,
+    unexpected_error,
+)
+from pipelines.llm.attempts import Admitted, CandidateLoop, Routing
 from pipelines.llm.candidates import Candidate
-from pipelines.llm.errors import ProviderError
+from pipelines.llm.errors import LLMError, ProviderError
+from pipelines.llm.ledger import Outcome
+from pipelines.llm.route_request import RouteRequest
 from pipelines.llm.router_events import (
-    CacheQuery,
     Failover,
     Finished,
     RouterEvent,
@@ -29,129 +40,166 @@ from pipelines.llm.router_events import (
     Started,
     StreamFailed,
 )
-from pipelines.llm.types import (
-    ChatRequest,
-    Message,
-    SourcePassage,
-    StreamEnd,
-    StreamItem,
-    TextDelta,
-)
-
-if TYPE_CHECKING:
-    from pipelines.llm.router import Router
+from pipelines.llm.types import ChatRequest, StreamEnd, StreamItem, TextDelta, TokenUsage
 
 
-async def failover_stream(
-    router: Router,
-    call: CallState,
-    cands: Sequence[Candidate],
-    *,
-    temperature: float,
-    json_schema: dict[str, Any] | None,
-    schema_name: str,
-    passages: tuple[SourcePassage, ...],
-    cache: CacheQuery | None,
-) -> AsyncGenerator[RouterEvent, None]:
+@dataclass
+class _Answer:
+    """What the consumer was sent so far, over all attempts, and who started the answer."""
+
+    sent: list[str] = field(default_factory=list)
+    served_by: Served | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.sent)
+
+
+@dataclass
+class _Try:
+    """One attempt's stream: who serves it, what it was asked, and what came back when."""
+
+    admitted: Admitted
+    served: Served
+    request: ChatRequest
+    t0: float = field(default_factory=time.perf_counter)
+    got: list[str] = field(default_factory=list)
+    ttft: float | None = None
+    end: StreamEnd | None = None
+    error: ProviderError | None = None
+
+    @property
+    def cand(self) -> Candidate:
+        return self.admitted.cand
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def usage(self) -> TokenUsage:
+        """The tokens of what arrived, counted locally (the stream broke off)."""
+        return counted_usage(self.cand, self.request.messages, self.got)
+
+
+async def failover_stream(routing: Routing, call: CallState, cands: Sequence[Candidate],
+                          request: RouteRequest) -> AsyncGenerator[RouterEvent, None]:
     """Try `cands` in order: Started, TextDelta..., then Finished or StreamFailed.
 
     Raises (before yielding anything) BudgetExceeded, NoProviderAvailable or ProviderError
     when no candidate produced a first token.
     """
-    policy = router.config.policy(call.task)
-    sent: list[str] = []
-    served_by: Served | None = None
-    for i, cand in enumerate(cands):
-        if call.attempts and not policy.fallback:
-            break
-        if not router.eligible(call, cand, continuing=bool(sent)):
-            continue
-        reservation = await router.accounts.admit(call, cand)
-        if reservation is None:
-            continue
-        this = router.served(call, cand)
-        msgs = _continuation(router, cand, "".join(sent)) if sent else cand.messages
-        req = ChatRequest(msgs, cand.model.model_name, max_tokens=cand.max_tokens,
-                          temperature=temperature, json_schema=json_schema,
-                          schema_name=schema_name, passages=passages)
-        got: list[str] = []
-        end: StreamEnd | None = None
-        error: ProviderError | None = None
-        t0 = time.perf_counter()
-        ttft: float | None = None
-        try:
-            async with aclosing(_items(cand, req)) as items:
-                async for item in items:
-                    if isinstance(item, StreamEnd):
-                        end = item
-                        continue
-                    if not item.text:
-                        continue
-                    if ttft is None:
-                        ttft = time.perf_counter() - t0
-                        kept = len("".join(sent))
-                        if call.ttft_ms is None:
-                            call.ttft_ms = call.ms()
-                        yield (Started(this) if served_by is None
-                               else Failover(this, call.errors[-1], kept))
-                        served_by = this
-                    got.append(item.text)
-                    sent.append(item.text)
-                    yield item
-            if end is None:
-                raise ProviderError("the stream ended without its end marker",
-                                    provider=cand.model.provider, model=cand.model.id,
-                                    before_first_token=ttft is None, kind="truncated")
-        except ProviderError as exc:
-            error = exc
-        except Exception as exc:
-            await router.accounts.book(call, cand, reservation, "error",
-                                       counted_usage(cand, msgs, got),
-                                       time.perf_counter() - t0, ttft, exc)
-            raise unexpected_error(exc, cand) from exc
-        except BaseException:  # the consumer went away (GeneratorExit / cancellation)
-            await router.accounts.book(call, cand, reservation, "cancelled",
-                                       counted_usage(cand, msgs, got),
-                                       time.perf_counter() - t0, ttft, None)
-            raise
-        seconds = time.perf_counter() - t0
-        if error is None and end is not None:
-            usage = end.usage if end.usage.input_tokens or end.usage.output_tokens else (
-                counted_usage(cand, msgs, got))
-            await router.accounts.book(call, cand, reservation, "ok", usage, seconds, ttft, None)
-            if served_by is None:
-                served_by = this
-                yield Started(this)
-            text = "".join(sent)
-            if cache is not None and not this.degraded and len(got) == len(sent):
-                await router.cache_put(call, cand, cache, text, end.finish_reason)
-            yield Finished(served_by, text, call.usage, call.cost, call.ms(),
-                           call.ttft_ms, end.finish_reason,
-                           tuple(call.attempts))
+    answer = _Answer()
+    loop = CandidateLoop(routing, call, cands)
+    while (admitted := await loop.next(continuing=bool(answer.sent))) is not None:
+        attempt = _begin(routing, call, admitted, answer, request)
+        async with aclosing(_relay(routing, call, attempt, answer)) as events:
+            async for event in events:
+                yield event
+        if attempt.error is None:
+            async with aclosing(_succeed(routing, call, attempt, answer, request)) as events:
+                async for event in events:
+                    yield event
             return
-        assert error is not None
-        go_on = error.retryable and policy.fallback and (
-            not sent or router.config.router.mid_stream == "continue")
-        more = go_on and any(router.eligible(call, c, continuing=bool(sent))
-                             for c in cands[i + 1:])
-        await router.accounts.fail(call, cand, reservation, error,
-                                   counted_usage(cand, msgs, got), seconds, ttft, more)
-        if not go_on:
-            if not sent:
-                raise error
-            yield StreamFailed(error, "".join(sent), served_by, call.cost,
-                               tuple(call.attempts))
+        seconds = attempt.seconds()
+        if not await loop.fail(admitted, attempt.error, attempt.usage(), seconds, attempt.ttft,
+                               continuing=bool(answer.sent)):
+            if not answer.sent:
+                raise attempt.error
+            yield _failed(call, attempt.error, answer)
             return
-    if not sent:
+    if not answer.sent:
         raise exhausted(call)
-    last = call.errors[-1] if call.errors else exhausted(call)
-    yield StreamFailed(last, "".join(sent), served_by, call.cost, tuple(call.attempts))
+    yield _failed(call, call.errors[-1] if call.errors else exhausted(call), answer)
 
 
-def _continuation(router: Router, cand: Candidate, partial: str) -> tuple[Message, ...]:
-    """The candidate's messages, the partial answer so far, and the `continue` prompt."""
-    return (*cand.messages, Message("assistant", partial),
-            *router.prompts.get("continue").render())
+def _begin(routing: Routing, call: CallState, admitted: Admitted, answer: _Answer,
+           request: RouteRequest) -> _Try:
+    """An attempt of the admitted candidate: with the whole prompt, or continuing the answer
+    so far when one is under way."""
+    served = routing.served(call, admitted.cand)
+    messages = (routing.continuation(admitted.cand, answer.text) if answer.sent
+                else admitted.cand.messages)
+    return _Try(admitted, served, request.chat_request(admitted.cand, messages))
+
+
+async def _relay(routing: Routing, call: CallState, attempt: _Try,
+                 answer: _Answer) -> AsyncGenerator[RouterEvent, None]:
+    """Stream one attempt to the consumer; it ends with `attempt.end` set, or `attempt.error`.
+
+    A provider error is left for the loop to book; any other failure, and a consumer that went
+    away, are booked here ("error", "cancelled") and raised."""
+    try:
+        async with aclosing(_items(attempt.cand, attempt.request)) as items:
+            async for item in items:
+                if isinstance(item, StreamEnd):
+                    attempt.end = item
+                elif item.text:
+                    if attempt.ttft is None:
+                        yield _first_token(call, attempt, answer)
+                    attempt.got.append(item.text)
+                    answer.sent.append(item.text)
+                    yield item
+        if attempt.end is None:
+            raise _truncated(attempt)
+    except ProviderError as exc:
+        attempt.error = exc
+    except Exception as exc:
+        await _book(routing, call, attempt, "error", exc)
+        raise unexpected_error(exc, attempt.cand) from exc
+    except BaseException:  # the consumer went away (GeneratorExit / cancellation)
+        await _book(routing, call, attempt, "cancelled", None)
+        raise
+
+
+def _first_token(call: CallState, attempt: _Try, answer: _Answer) -> Started | Failover:
+    """Note the attempt's first token; returns the event to send before it: `Started`, or
+    `Failover` when another model began the answer."""
+    attempt.ttft = time.perf_counter() - attempt.t0
+    if call.ttft_ms is None:
+        call.ttft_ms = call.ms()
+    first = answer.served_by is None
+    event = (Started(attempt.served) if first
+             else Failover(attempt.served, call.errors[-1], len(answer.text)))
+    answer.served_by = attempt.served
+    return event
+
+
+def _truncated(attempt: _Try) -> ProviderError:
+    """The error of a stream that ended without its end marker."""
+    m = attempt.cand.model
+    return ProviderError("the stream ended without its end marker", provider=m.provider,
+                         model=m.id, before_first_token=attempt.ttft is None, kind="truncated")
+
+
+async def _book(routing: Routing, call: CallState, attempt: _Try, outcome: Outcome,
+                error: BaseException | None) -> None:
+    """Book an attempt that stopped for another reason than a provider error."""
+    usage = attempt.usage()
+    await routing.accounts.book(call, attempt.cand, attempt.admitted.reservation, outcome,
+                                usage, attempt.seconds(), attempt.ttft, error)
+
+
+async def _succeed(routing: Routing, call: CallState, attempt: _Try, answer: _Answer,
+                   request: RouteRequest) -> AsyncGenerator[RouterEvent, None]:
+    """Book the finished attempt "ok", cache a whole answer when asked, and end the stream."""
+    assert attempt.end is not None
+    seconds = attempt.seconds()
+    usage = reply_usage(attempt.end.usage, attempt.cand, attempt.request.messages, attempt.got)
+    await routing.accounts.book(call, attempt.cand, attempt.admitted.reservation, "ok", usage,
+                                seconds, attempt.ttft, None)
+    if answer.served_by is None:  # nothing was sent: the reply was empty
+        answer.served_by = attempt.served
+        yield Started(attempt.served)
+    whole = len(attempt.got) == len(answer.sent)  # not a continuation of another model's text
+    if request.cache is not None and not attempt.served.degraded and whole:
+        await routing.remember(call, attempt.cand, request.cache, answer.text,
+                               attempt.end.finish_reason)
+    yield Finished(answer.served_by, answer.text, call.usage, call.cost, call.ms(),
+                   call.ttft_ms, attempt.end.finish_reason, tuple(call.attempts))
+
+
+def _failed(call: CallState, error: LLMError, answer: _Answer) -> StreamFailed:
+    """The end of an answer that broke after tokens were sent (they stay delivered)."""
+    return StreamFailed(error, answer.text, answer.served_by, call.cost, tuple(call.attempts))
 
 
 async def _items(cand: Candidate, req: ChatRequest) -> AsyncGenerator[StreamItem, None]:

@@ -22,6 +22,7 @@ from pipelines.llm.config_model import BudgetConfig
 from pipelines.llm.errors import BudgetExceeded
 from pipelines.llm.ledger import CallRecord, Ledger
 from pipelines.llm.providers.fake import FakeProvider
+from pipelines.llm.route_request import RouteRequest
 from pipelines.llm.storage import LLMBase, LLMBudgetReservation
 from tests.support.routing import MESSAGES, collect, config, router, tenant
 
@@ -88,7 +89,7 @@ async def test_router_over_budget_without_downgrade_is_402(engine: Engine) -> No
     r = router(engine, cfg, {"cheap": cheap, "local": local})
     t = tenant()
     with pytest.raises(BudgetExceeded) as info:
-        await collect(r.stream("answer", t, MESSAGES, prompt="answer@v1"))
+        await collect(r.stream(RouteRequest("answer", t, MESSAGES, prompt="answer@v1")))
     assert info.value.details["budget_usd"] == 0.001
     assert info.value.details["remaining_usd"] == pytest.approx(0.001)
     assert not cheap.calls and not local.calls
@@ -102,7 +103,7 @@ async def test_router_over_budget_downgrades_to_a_cheaper_tier(engine: Engine) -
                  tasks={"answer": {"min_tier": "mid", "degrade": False}})
     r = router(engine, cfg, {"cheap": cheap, "local": local})
     t = tenant()
-    done = await r.complete("answer", t, MESSAGES, prompt="answer@v1")
+    done = await r.complete(RouteRequest("answer", t, MESSAGES, prompt="answer@v1"))
     assert (done.served.provider, done.served.tier, done.served.degraded) == ("local", "free", True)
     assert done.text == "Local answer." and not cheap.calls
     assert r.metrics.registry.get_sample_value(
@@ -112,7 +113,7 @@ async def test_router_over_budget_downgrades_to_a_cheaper_tier(engine: Engine) -
                 {"local": local})
     assert r2.candidates("answer", MESSAGES)[0].degraded
     with pytest.raises(Exception, match="no healthy model"):
-        await r2.complete("answer", tenant(), MESSAGES, prompt="answer@v1")
+        await r2.complete(RouteRequest("answer", tenant(), MESSAGES, prompt="answer@v1"))
 
 
 async def test_usage_summary_groups_by_day_task_provider_model(engine: Engine) -> None:

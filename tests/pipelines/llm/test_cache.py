@@ -7,7 +7,8 @@ from sqlalchemy import Engine
 from pipelines.llm.cache import AnswerCache, cache_key
 from pipelines.llm.ledger import Ledger
 from pipelines.llm.providers.fake import FakeProvider
-from pipelines.llm.router_events import CacheQuery, Finished, Started
+from pipelines.llm.route_request import CacheQuery, RouteRequest
+from pipelines.llm.router_events import Finished, Started
 from pipelines.llm.types import TextDelta
 from tests.support.routing import MESSAGES, collect, config, router, tenant
 
@@ -52,11 +53,13 @@ async def test_router_replays_a_cached_answer_without_calling_the_provider(
     t = tenant()
     query = CacheQuery("What was revenue in 2023?", CHUNKS)
 
-    first = await collect(r.stream("answer", t, MESSAGES, prompt="answer@v1", cache=query))
+    first = await collect(r.stream(RouteRequest("answer", t, MESSAGES, prompt="answer@v1",
+                                                cache=query)))
     assert isinstance(first[0], Started) and not first[0].served.cached
 
     again = CacheQuery("what was REVENUE in 2023?", list(reversed(CHUNKS)))
-    second = await collect(r.stream("answer", t, MESSAGES, prompt="answer@v1", cache=again))
+    second = await collect(r.stream(RouteRequest("answer", t, MESSAGES, prompt="answer@v1",
+                                                 cache=again)))
     assert len(cheap.calls) == 1
     assert isinstance(second[0], Started) and second[0].served.cached
     assert second[0].served.model == "cheap-1" and second[0].served.prompt == "answer@v1"
@@ -72,8 +75,9 @@ async def test_router_replays_a_cached_answer_without_calling_the_provider(
 
     # New content behind a chunk id, or another tenant: a miss, so the provider answers.
     changed = CacheQuery("What was revenue in 2023?", [("c1", "h1"), ("c2", "h2-new")])
-    fresh = await r.complete("answer", t, MESSAGES, prompt="answer@v1", cache=changed)
+    fresh = await r.complete(RouteRequest("answer", t, MESSAGES, prompt="answer@v1", cache=changed))
     assert fresh.text == "Fresh answer." and not fresh.served.cached
     cheap.queue("Other tenant.")
-    other = await r.complete("answer", tenant(), MESSAGES, prompt="answer@v1", cache=query)
+    other = await r.complete(RouteRequest("answer", tenant(), MESSAGES, prompt="answer@v1",
+                                          cache=query))
     assert other.text == "Other tenant." and len(cheap.calls) == 3

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from pipelines.llm.config import build_providers, load_config, parse_config
 from pipelines.llm.errors import ConfigError
 from pipelines.llm.providers.extractive import ExtractiveProvider
+from pipelines.llm.route_request import RouteRequest
 from pipelines.llm.router_events import Finished, Started
 from pipelines.llm.types import Message, SourcePassage, TextDelta
 from tests.support import scripted_openai as so
@@ -50,8 +51,8 @@ async def test_env_config_answers_through_openai_base_url(
     providers, skipped = build_providers(cfg, env)
     assert set(providers) == {"openai", "extractive"} and not skipped
     scripted_openai.script(so.text("From the mid tier."))
-    done = await router(engine, cfg, providers).complete("answer", tenant(), MESSAGES,
-                                                          prompt="answer@v1")
+    done = await router(engine, cfg, providers).complete(
+        RouteRequest("answer", tenant(), MESSAGES, prompt="answer@v1"))
     assert (done.served.model, done.served.tier, done.text) == (
         "gpt-4o-mini", "mid", "From the mid tier.")
     assert scripted_openai.last_request.headers["authorization"] == "Bearer sk-env"
@@ -63,8 +64,8 @@ async def test_offline_default_answers_extractively(engine: Engine) -> None:
     r = router(engine, cfg, {"extractive": ExtractiveProvider()})
     passages = (SourcePassage(1, "Revenue in 2023 was 5 million euros. The sky is blue."),)
     question = Message("user", "Question: What was revenue in 2023?")
-    events = await collect(r.stream("answer", tenant(), (MESSAGES[0], question),
-                                    prompt="answer@v1", passages=passages))
+    events = await collect(r.stream(RouteRequest("answer", tenant(), (MESSAGES[0], question),
+                                                 prompt="answer@v1", passages=passages)))
     assert isinstance(events[0], Started) and events[0].served.extractive
     assert events[0].served.degraded  # answer wants mid; nothing else is configured
     text = "".join(e.text for e in events if isinstance(e, TextDelta))

@@ -16,6 +16,7 @@ from pipelines.llm.errors import NoProviderAvailable, ProviderError
 from pipelines.llm.ledger import Ledger
 from pipelines.llm.providers.fake import FakeProvider, FakeStream
 from pipelines.llm.providers.openai_compat import OpenAICompatProvider
+from pipelines.llm.route_request import RouteRequest
 from pipelines.llm.router import Router
 from pipelines.llm.router_events import Failover, Finished, RouterEvent, Started, StreamFailed
 from pipelines.llm.types import Capabilities, TextDelta, TokenUsage
@@ -37,7 +38,7 @@ async def test_cheapest_model_meeting_the_tier_serves_and_is_booked(engine: Engi
     r = router(engine, config(), {"cheap": cheap, "pricey": pricey, "local": local})
     t = tenant()
 
-    events = await collect(r.stream("answer", t, MESSAGES, prompt="answer@v1"))
+    events = await collect(r.stream(RouteRequest("answer", t, MESSAGES, prompt="answer@v1")))
 
     assert isinstance(events[0], Started)
     assert (events[0].served.provider, events[0].served.model, events[0].served.tier) == (
@@ -78,7 +79,7 @@ async def test_fallback_before_first_token_is_transparent(engine: Engine) -> Non
     r = router(engine, config(), {"cheap": cheap, "pricey": pricey})
     t = tenant()
 
-    events = await collect(r.stream("answer", t, MESSAGES, prompt="answer@v1"))
+    events = await collect(r.stream(RouteRequest("answer", t, MESSAGES, prompt="answer@v1")))
 
     assert isinstance(events[0], Started) and events[0].served.provider == "pricey"
     assert events[0].served.attempt == 2
@@ -96,7 +97,7 @@ async def test_non_retryable_error_is_raised_without_fallback(engine: Engine) ->
     r = router(engine, config(), {"cheap": cheap, "pricey": pricey})
     t = tenant()
     with pytest.raises(ProviderError) as info:
-        await collect(r.stream("answer", t, MESSAGES, prompt="answer@v1"))
+        await collect(r.stream(RouteRequest("answer", t, MESSAGES, prompt="answer@v1")))
     assert info.value.status == 400 and not pricey.calls
     assert [x.outcome for x in await Ledger(engine).calls(tenant=t)] == ["error"]
 
@@ -107,7 +108,7 @@ async def test_mid_stream_failure_is_continued_by_the_next_model(engine: Engine)
     r = router(engine, config(), {"cheap": cheap, "pricey": pricey})
     t = tenant()
 
-    events = await collect(r.stream("answer", t, MESSAGES, prompt="answer@v1"))
+    events = await collect(r.stream(RouteRequest("answer", t, MESSAGES, prompt="answer@v1")))
 
     kinds = [type(e).__name__ for e in events]
     assert kinds == ["Started", "TextDelta", "TextDelta", "Failover", *["TextDelta"] * 3,
@@ -130,7 +131,7 @@ async def test_mid_stream_failure_in_error_mode_keeps_partial_text(engine: Engin
     pricey = FakeProvider("pricey", ["unused"])
     r = router(engine, config(router={"mid_stream": "error"}), {"cheap": cheap, "pricey": pricey})
 
-    events = await collect(r.stream("answer", tenant(), MESSAGES, prompt="answer@v1"))
+    events = await collect(r.stream(RouteRequest("answer", tenant(), MESSAGES, prompt="answer@v1")))
 
     last = events[-1]
     assert isinstance(last, StreamFailed)
@@ -141,7 +142,7 @@ async def test_mid_stream_failure_in_error_mode_keeps_partial_text(engine: Engin
 async def test_no_provider_explains_how_to_configure(engine: Engine) -> None:
     r = router(engine, config(), {})
     with pytest.raises(NoProviderAvailable) as info:
-        await r.complete("answer", tenant(), MESSAGES, prompt="answer@v1")
+        await r.complete(RouteRequest("answer", tenant(), MESSAGES, prompt="answer@v1"))
     assert info.value.http_status == 503 and "OPENAI_API_KEY" in info.value.message
     assert "cheap-1" in info.value.details["skipped"]
 
@@ -152,25 +153,26 @@ async def test_breaker_opens_skips_and_probes_after_cooldown(engine: Engine) -> 
     pricey = FakeProvider("pricey", default_reply="pricey answer")
     r = router(engine, config(), {"cheap": cheap, "pricey": pricey}, clock=clock)
     t = tenant()
+    ask = RouteRequest("answer", t, MESSAGES, prompt="p@v1")
 
     for _ in range(2):  # failures_to_open = 2
-        assert (await r.complete("answer", t, MESSAGES, prompt="p@v1")).served.provider == "pricey"
+        assert (await r.complete(ask)).served.provider == "pricey"
     assert r.breakers.get("cheap").state == "open"
     assert r.metrics.registry.get_sample_value(
         "lectern_llm_breaker_state", {"provider": "cheap"}) == 2
 
-    assert (await r.complete("answer", t, MESSAGES, prompt="p@v1")).served.provider == "pricey"
+    assert (await r.complete(ask)).served.provider == "pricey"
     assert len(cheap.calls) == 2  # skipped while open
     skipped: dict[str, str] = {}
     assert [c.model.id for c in r.candidates("answer", MESSAGES, skipped=skipped)] == ["pricey-1"]
     assert skipped["cheap-1"] == "circuit breaker open"
 
     clock.advance(31)  # half-open: one probe, which fails -> open again
-    assert (await r.complete("answer", t, MESSAGES, prompt="p@v1")).served.provider == "pricey"
+    assert (await r.complete(ask)).served.provider == "pricey"
     assert len(cheap.calls) == 3 and r.breakers.get("cheap").state == "open"
 
     clock.advance(31)  # the next probe succeeds -> closed
-    assert (await r.complete("answer", t, MESSAGES, prompt="p@v1")).served.provider == "cheap"
+    assert (await r.complete(ask)).served.provider == "cheap"
     assert r.breakers.get("cheap").state == "closed"
     assert {h["model"]: (h["built"], h["breaker"]) for h in r.health()}["cheap-1"] == (
         True, "closed")
@@ -180,7 +182,7 @@ async def test_metrics_count_tokens_cost_and_errors(engine: Engine) -> None:
     cheap = FakeProvider("cheap", [err("cheap", status=503), "ok"], usage=TokenUsage(10, 20))
     pricey = FakeProvider("pricey", ["fine"], usage=TokenUsage(100, 200))
     r = router(engine, config(), {"cheap": cheap, "pricey": pricey})
-    await r.complete("cleanup", tenant(), MESSAGES, prompt="cleanup@v1")
+    await r.complete(RouteRequest("cleanup", tenant(), MESSAGES, prompt="cleanup@v1"))
     reg = r.metrics.registry
     labels = {"provider": "pricey", "model": "pricey-1", "task": "cleanup"}
     assert reg.get_sample_value("lectern_llm_tokens_total", {**labels, "direction": "output"}
@@ -212,12 +214,12 @@ async def test_fallback_over_the_real_sdk_and_a_socket(
                            model="cheap-1")
     scripted_openai.default = so.text("Paris is the capital [1].")
     for _ in range(3):
-        events = await collect(r.stream("answer", t, MESSAGES, prompt="answer@v1"))
+        events = await collect(r.stream(RouteRequest("answer", t, MESSAGES, prompt="answer@v1")))
         assert isinstance(events[0], Started) and events[0].served.provider == "pricey"
         assert isinstance(events[-1], Finished)
         assert events[-1].text == "Paris is the capital [1]."
     scripted_openai.default = so.text(" the capital [1].")
-    events = await collect(r.stream("answer", t, MESSAGES, prompt="answer@v1"))
+    events = await collect(r.stream(RouteRequest("answer", t, MESSAGES, prompt="answer@v1")))
     assert [type(e).__name__ for e in events][:4] == ["Started", "TextDelta", "TextDelta",
                                                       "Failover"]
     assert isinstance(events[-1], Finished)
@@ -237,7 +239,7 @@ def six_words(engine: Engine, delay_s: float) -> tuple[Router, str, RouterStream
     cheap = FakeProvider("cheap", [FakeStream("one two three four five six", delay_s=delay_s)])
     r = router(engine, config(budgets={"daily_usd": 1.0}), {"cheap": cheap})
     t = tenant()
-    return r, t, r.stream("answer", t, MESSAGES, prompt="answer@v1")
+    return r, t, r.stream(RouteRequest("answer", t, MESSAGES, prompt="answer@v1"))
 
 
 async def test_a_client_that_goes_away_books_a_cancelled_row_and_frees_the_budget(
@@ -314,8 +316,9 @@ async def test_extraction_gets_the_schema_and_only_structured_models(engine: Eng
     cheap = FakeProvider("cheap", capabilities=Capabilities(structured="none"))
     pricey = FakeProvider("pricey", ['{"total": 12.5}'])
     r = router(engine, config(), {"cheap": cheap, "pricey": pricey})
-    done = await r.complete("extract", tenant(), MESSAGES, prompt="extract@v1",
-                            json_schema=schema, schema_name="Invoice", max_tokens=200)
+    done = await r.complete(RouteRequest("extract", tenant(), MESSAGES, prompt="extract@v1",
+                                         json_schema=schema, schema_name="Invoice",
+                                         max_tokens=200))
     assert done.text == '{"total": 12.5}' and done.served.structured == "json_schema"
     assert not cheap.calls
     request = pricey.calls[0]
