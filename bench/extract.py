@@ -56,11 +56,16 @@ from ingest.types import Limits
 from pipelines import ingestion
 from pipelines.extract import extract_document, normalize_amount, normalize_date
 from pipelines.ingestion import Job, Worker
-from pipelines.llm.budget import Budget
-from pipelines.llm.config import LLMConfig, build_providers, load_config, parse_config
-from pipelines.llm.ledger import Ledger
-from pipelines.llm.metrics import LLMMetrics
-from pipelines.llm.router import Router
+from pipelines.llm import (
+    Budget,
+    Ledger,
+    LLMConfig,
+    LLMMetrics,
+    Router,
+    build_providers,
+    load_config,
+    parse_config,
+)
 from tests.support.cer import char_error_rate, fold_whitespace
 
 TENANT = "bench-extract"

@@ -46,9 +46,7 @@ def serve_lectern(port_file: Path, database_url: str, provider: str, openai_url:
     from app.container import build_container
     from app.main import create_app
     from app.settings import Settings
-    from pipelines.llm.config import parse_config
-    from pipelines.llm.protocol import ChatProvider
-    from pipelines.llm.providers.fake import FakeProvider, FakeStream
+    from pipelines.llm import ChatProvider, FakeProvider, FakeStream, parse_config
 
     base_url = openai_url or "http://127.0.0.1:9/v1"
     raw = {"providers": {"bench": {"kind": "openai", "base_url": base_url, "api_key": "k",

@@ -139,8 +139,7 @@ async def direct_streams(base_url: str, n: int) -> list[Stream]:
 
 async def direct_fake_streams(n: int, tokens: int) -> list[Stream]:
     """The baseline for the fake provider: `n` of its 20 ms/token streams read directly."""
-    from pipelines.llm.providers.fake import FakeProvider, FakeStream
-    from pipelines.llm.types import ChatRequest, Message, TextDelta
+    from pipelines.llm import ChatRequest, FakeProvider, FakeStream, Message, TextDelta
 
     reply = " ".join(f"word{n % 97}" for n in range(tokens))
     provider = FakeProvider("bench", [FakeStream(reply, delay_s=0.02)] * n)

@@ -104,8 +104,7 @@ def ttft_part(engine: Engine, url: str, tmp: Path, samples: int, tokens: int) ->
 
 async def raw_provider_ttft(samples: int, tokens: int) -> list[float]:
     """The zero-latency FakeProvider's own time to first token, called directly."""
-    from pipelines.llm.providers.fake import FakeProvider
-    from pipelines.llm.types import ChatRequest, Message
+    from pipelines.llm import ChatRequest, FakeProvider, Message
 
     reply = " ".join(f"word{n % 97}" for n in range(tokens))
     provider = FakeProvider("bench", default_reply=reply)
