@@ -94,26 +94,26 @@ class Container:
 def limits_from(settings: Settings) -> Limits:
     """The upload limits the settings ask for."""
     return Limits(
-        max_bytes=settings.max_upload_bytes,
-        max_pages=settings.max_pages,
-        max_image_pixels=settings.max_image_pixels,
+        max_bytes=settings.ingest.max_upload_bytes,
+        max_pages=settings.ingest.max_pages,
+        max_image_pixels=settings.ingest.max_image_pixels,
     )
 
 
 def start_database(settings: Settings) -> tuple[str, EmbeddedDatabase | None]:
     """`LECTERN_DATABASE_URL` if set, else the embedded server (started or reused)."""
-    if settings.database_url:
-        return normalise_database_url(settings.database_url), None
-    database = EmbeddedDatabase(settings.data_dir)
+    if settings.database.url:
+        return normalise_database_url(settings.database.url), None
+    database = EmbeddedDatabase(settings.database.data_dir)
     return database.start(), database
 
 
 def load_embedder(settings: Settings) -> Embedder:
     """Load the configured sentence-transformers model (default: the bundled MiniLM)."""
-    model = settings.embedding_model or default_model_path()
+    model = settings.embedding.model or default_model_path()
     started = time.perf_counter()
-    embedder = SentenceTransformerEmbedder(model, batch_size=settings.embedding_batch_size,
-                                           threads=settings.embedding_threads)
+    embedder = SentenceTransformerEmbedder(model, batch_size=settings.embedding.batch_size,
+                                           threads=settings.embedding.threads)
     log.info("embedding model %s loaded in %.1fs", model, time.perf_counter() - started)
     return embedder
 
@@ -144,7 +144,7 @@ def build_container(
             upgrade(database_url)
         engine = make_engine(database_url)
         loaded = embedder or load_embedder(settings)
-        llm = build_llm(engine, os.environ, config_file=settings.config_file, config=llm_config,
+        llm = build_llm(engine, os.environ, config_file=settings.llm.config_file, config=llm_config,
                         providers=llm_providers)
         return Container(
             settings=settings,
@@ -159,7 +159,7 @@ def build_container(
             metrics_registry=llm.registry,
             cleaner=llm.cleaner,
             ocr_pool=_start_ocr_pool(settings) if with_ocr else None,
-            search_gate=SearchGate(settings.search_concurrency,
+            search_gate=SearchGate(settings.search.concurrency,
                                    observer=SearchGateMetrics(llm.registry)),
             database=database,
         )
@@ -174,4 +174,4 @@ def build_container(
 def _start_ocr_pool(settings: Settings) -> OcrPool:
     from ingest.ocr_pool import OcrPool
 
-    return OcrPool(settings.ocr_workers)
+    return OcrPool(settings.ingest.ocr_workers)

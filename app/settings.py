@@ -1,18 +1,28 @@
 """Process settings for lectern, read from ``LECTERN_*`` environment variables.
 
-Only the composition root calls :func:`load_settings`; everything below it receives plain
-values as arguments. Settings are validated once at start-up so that a bad value stops the
-process with a message naming the environment variable, not a traceback deep in a request.
+`Settings` holds one pydantic-settings group per concern (`database`, `web`, `llm`,
+`embedding`, `ingest`, `workers`, `search`, `log`); each group reads its own variables, under
+the names the README documents. Only the composition root calls :func:`load_settings`;
+everything below it receives plain values as arguments. Settings are validated once at
+start-up so that a bad value stops the process with a message naming the environment
+variable, not a traceback deep in a request. Where a library below has a default for the
+same knob (upload limits, search timeout, embedding batch), the group reuses that constant,
+so each default is written once.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ingest.embedding import DEFAULT_BATCH_SIZE
+from ingest.types import MAX_IMAGE_PIXELS, MAX_PAGES, MAX_UPLOAD_BYTES
+from retrieval.search import SEARCH_TIMEOUT_MS
 
 ENV_PREFIX = "LECTERN_"
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -68,38 +78,34 @@ def default_data_dir() -> Path:
     return user_home_data
 
 
-class Settings(BaseSettings):
-    """Every knob lectern reads from the environment, with safe defaults for one machine."""
+class _Group(BaseSettings):
+    """A group of settings read from `env_prefix` + the field's name in capitals, or from
+    the field's `validation_alias` (a full variable name) where the README's name differs."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, extra="ignore", validate_default=True, populate_by_name=True
     )
 
-    database_url: str | None = None
-    data_dir: Path = Field(default_factory=default_data_dir)
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=1, le=65535)
-    web_workers: PositiveInt = 1  # HTTP worker processes of `lectern serve`
-    config_file: Path | None = Field(default=None, validation_alias="LECTERN_CONFIG")
-    embedding_model: str | None = None
-    embedding_batch_size: PositiveInt = 32
-    embedding_threads: PositiveInt | None = None  # None: every core (a share per HTTP worker)
-    ocr_workers: PositiveInt = 2
-    max_upload_bytes: PositiveInt = 50 * 1024 * 1024
-    max_pages: PositiveInt = 500
-    # Pillow's own decompression-bomb threshold; an A4 page at 300 DPI is about 8.7 MP.
-    max_image_pixels: PositiveInt = 89_478_485
-    worker_concurrency: PositiveInt = 1
-    job_lease_seconds: float = Field(default=30.0, gt=0)
-    inprocess_worker: bool = True
-    search_concurrency: PositiveInt | None = None  # None: one per core, at least 2 (shared
-    # out among the HTTP workers)
-    search_timeout_ms: PositiveInt = 10_000
-    log_level: LogLevel = "INFO"
-
-    @field_validator("database_url")
     @classmethod
-    def _check_database_url(cls, value: str | None) -> str | None:
+    def env_name(cls, field: str) -> str:
+        """The environment variable that sets `field`."""
+        alias = cls.model_fields[field].validation_alias
+        if isinstance(alias, str):
+            return alias
+        return cls.model_config.get("env_prefix", "") + field.upper()
+
+
+class DatabaseSettings(_Group):
+    """Which PostgreSQL: `LECTERN_DATABASE_URL`, else the embedded server in `LECTERN_DATA_DIR`."""
+
+    model_config = SettingsConfigDict(env_prefix="LECTERN_DATABASE_")
+
+    url: str | None = None
+    data_dir: Path = Field(default_factory=default_data_dir, validation_alias="LECTERN_DATA_DIR")
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
         value = value.strip()
@@ -120,6 +126,20 @@ class Settings(BaseSettings):
             raise ValueError(f"{value} {reason}; choose e.g. {_SYSTEM_DATA_DIR}")
         return value
 
+
+class WebSettings(_Group):
+    """Where `lectern serve` listens, and how many HTTP worker processes it runs."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: PositiveInt = Field(default=1, validation_alias="LECTERN_WEB_WORKERS")
+
+
+class LLMSettings(_Group):
+    """The LLM configuration file (`LECTERN_CONFIG`; see docs/llm-config.md)."""
+
+    config_file: Path | None = Field(default=None, validation_alias="LECTERN_CONFIG")
+
     @field_validator("config_file")
     @classmethod
     def _check_config_file(cls, value: Path | None) -> Path | None:
@@ -127,30 +147,111 @@ class Settings(BaseSettings):
             raise ValueError(f"{value} does not exist or is not a file")
         return value.expanduser() if value is not None else None
 
-    @field_validator("log_level", mode="before")
+
+class EmbeddingSettings(_Group):
+    """The sentence-transformers model (None: the bundled MiniLM) and how it runs; `threads`
+    None means every core (a share of them per HTTP worker)."""
+
+    model_config = SettingsConfigDict(env_prefix="LECTERN_EMBEDDING_")
+
+    model: str | None = None
+    batch_size: PositiveInt = DEFAULT_BATCH_SIZE
+    threads: PositiveInt | None = None
+
+
+class IngestSettings(_Group):
+    """Upload limits and the Tesseract processes that read scanned pages."""
+
+    ocr_workers: PositiveInt = 2
+    max_upload_bytes: PositiveInt = MAX_UPLOAD_BYTES
+    max_pages: PositiveInt = MAX_PAGES
+    max_image_pixels: PositiveInt = MAX_IMAGE_PIXELS
+
+
+class WorkerSettings(_Group):
+    """Ingestion workers: threads per process, the job lease, and whether `serve` runs them."""
+
+    model_config = SettingsConfigDict(env_prefix="LECTERN_WORKER_")
+
+    concurrency: PositiveInt = 1
+    lease_seconds: float = Field(default=30.0, gt=0, validation_alias="LECTERN_JOB_LEASE_SECONDS")
+    inprocess: bool = Field(default=True, validation_alias="LECTERN_INPROCESS_WORKER")
+
+
+class SearchSettings(_Group):
+    """Searches at once per process (None: one per core, at least 2, shared out among the HTTP
+    workers) and how long one may run."""
+
+    model_config = SettingsConfigDict(env_prefix="LECTERN_SEARCH_")
+
+    concurrency: PositiveInt | None = None
+    timeout_ms: PositiveInt = SEARCH_TIMEOUT_MS
+
+
+class LogSettings(_Group):
+    """How much lectern logs."""
+
+    model_config = SettingsConfigDict(env_prefix="LECTERN_LOG_")
+
+    level: LogLevel = "INFO"
+
+    @field_validator("level", mode="before")
     @classmethod
-    def _upper_log_level(cls, value: object) -> object:
+    def _upper_level(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
 
 
-def _env_name(field: str) -> str:
-    return "LECTERN_CONFIG" if field == "config_file" else ENV_PREFIX + field.upper()
+class Settings(BaseModel):
+    """Every knob lectern reads from the environment, with safe defaults for one machine.
+
+    `Settings()` reads every group from the environment (raising pydantic's error at the
+    first bad group); give a group to replace it, e.g.
+    `Settings(ingest=IngestSettings(max_upload_bytes=1024))`.
+    """
+
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    workers: WorkerSettings = Field(default_factory=WorkerSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
 
 
-def describe_validation_error(error: ValidationError) -> str:
-    """Render a pydantic error as one line per bad variable, named as the user set it."""
-    lines = ["Invalid lectern settings:"]
+def override(settings: Settings, **groups: Mapping[str, object]) -> Settings:
+    """A copy of `settings` with fields of the named groups replaced, values of None skipped
+    (a command-line option left unset): `override(s, web={"port": 9000})`. Like
+    `model_copy`, the new values are not validated again."""
+    update = {}
+    for name, values in groups.items():
+        changes = {field: value for field, value in values.items() if value is not None}
+        update[name] = getattr(settings, name).model_copy(update=changes)
+    return settings.model_copy(update=update)
+
+
+def _problems(error: ValidationError, group: type[_Group]) -> list[str]:
+    """One line per bad variable of `group`, named as the user set it."""
+    lines = []
     for item in error.errors():
         location = str(item["loc"][0]) if item["loc"] else "?"
-        name = location if location.startswith(ENV_PREFIX) else _env_name(location)
+        name = location if location.startswith(ENV_PREFIX) else group.env_name(location)
         message = item["msg"].removeprefix("Value error, ")
         lines.append(f"  {name}={item.get('input')!r}: {message}")
-    return "\n".join(lines)
+    return lines
 
 
 def load_settings() -> Settings:
-    """Read and validate settings from the environment; raise SettingsError listing problems."""
-    try:
-        return Settings()
-    except ValidationError as error:
-        raise SettingsError(describe_validation_error(error)) from None
+    """Read and validate settings from the environment; raise SettingsError listing the
+    problems of every group."""
+    groups: dict[str, _Group] = {}
+    problems: list[str] = []
+    for name, field in Settings.model_fields.items():
+        group = cast("type[_Group]", field.annotation)
+        try:
+            groups[name] = group()
+        except ValidationError as error:
+            problems.extend(_problems(error, group))
+    if problems:
+        raise SettingsError("\n".join(["Invalid lectern settings:", *problems]))
+    return Settings.model_validate(groups)

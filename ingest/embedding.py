@@ -16,6 +16,9 @@ from typing import Any, Protocol
 
 from ingest.errors import IngestError
 
+DEFAULT_BATCH_SIZE = 32
+"""Texts per forward pass of the model (`SentenceTransformerEmbedder.batch_size`)."""
+
 
 class EmbedderUnavailable(IngestError):
     """The embedding model cannot be loaded (missing files, unknown name, no network to fetch)."""
@@ -83,7 +86,7 @@ class SentenceTransformerEmbedder:
         self,
         model: str | Path,
         *,
-        batch_size: int = 64,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         device: str = "cpu",
         threads: int | None = None,
         allow_download: bool = False,

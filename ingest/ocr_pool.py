@@ -101,7 +101,7 @@ class OcrPool:
     several threads at once; their pages share the workers.
     """
 
-    def __init__(self, workers: int = 2, engine_factory: EngineFactory = TesseractOcr, *,
+    def __init__(self, workers: int, engine_factory: EngineFactory = TesseractOcr, *,
                  page_timeout: float = 600.0, mp_context: str = "spawn") -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")

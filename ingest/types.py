@@ -13,14 +13,19 @@ DocumentKind = Literal["pdf", "png", "jpeg", "tiff", "text", "markdown"]
 PageMethod = Literal["text", "ocr"]
 CleanupStatus = Literal["applied", "skipped", "rejected"]
 
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+MAX_PAGES = 500
+MAX_IMAGE_PIXELS = 89_478_485
+"""Pillow's own decompression-bomb threshold; an A4 page at 300 DPI is about 8.7 MP."""
+
 
 @dataclass(frozen=True)
 class Limits:
     """Bounds on what one upload may hold; enforced before any expensive work."""
 
-    max_bytes: int = 50 * 1024 * 1024
-    max_pages: int = 500
-    max_image_pixels: int = 60_000_000
+    max_bytes: int = MAX_UPLOAD_BYTES
+    max_pages: int = MAX_PAGES
+    max_image_pixels: int = MAX_IMAGE_PIXELS
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,9 @@ from retrieval.fulltext import scan_rows, text_list
 from retrieval.threshold import DEFAULT_MIN_SCORE
 from retrieval.types import DEFAULT_CANDIDATES, Hit, SearchMode, SearchQuery
 
+DEFAULT_TOP_K = 8
+"""How many hits a search returns when the caller does not say."""
+
 SEARCH_TIMEOUT_MS = 10_000
 """How long one search statement may run (typically 10–100 ms at 100k chunks): a runaway
 query is cancelled by the server instead of holding a connection and a core."""
@@ -74,7 +77,7 @@ def search(
     query_text: str,
     query_vector: Sequence[float],
     mode: SearchMode = "hybrid",
-    top_k: int = 8,
+    top_k: int = DEFAULT_TOP_K,
     min_score: float = DEFAULT_MIN_SCORE,
     collection: str | None = None,
     document_ids: Iterable[uuid.UUID | str] | None = None,

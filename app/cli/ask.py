@@ -93,7 +93,9 @@ def _footer(meta: dict[str, Any]) -> None:
 def ask(
     question: Annotated[str, typer.Argument(help="what to ask your documents")],
     collection: Annotated[str | None, typer.Option(help="only this collection")] = None,
-    top_k: Annotated[int, typer.Option(min=1, max=50, help="sources to retrieve")] = 8,
+    top_k: Annotated[
+        int | None, typer.Option(min=1, max=50, help="sources to retrieve (default: the server's)")
+    ] = None,
     mode: Annotated[str, typer.Option(help="hybrid, vector or text retrieval")] = "hybrid",
     url: Annotated[str, typer.Option(envvar="LECTERN_URL", help="lectern server")] = (
         "http://127.0.0.1:8000"
@@ -102,7 +104,9 @@ def ask(
     timeout: Annotated[float, typer.Option(help="seconds to wait between events")] = 300.0,
 ) -> None:
     """Ask a question over the HTTP API; the answer streams, then its sources are listed."""
-    body: dict[str, Any] = {"question": question, "top_k": top_k, "mode": mode}
+    body: dict[str, Any] = {"question": question, "mode": mode}
+    if top_k is not None:
+        body["top_k"] = top_k
     if collection:
         body["collection"] = collection
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}

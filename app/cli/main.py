@@ -24,13 +24,16 @@ from app.cli import ask as cli_ask
 from app.cli import extract as cli_extract
 from app.cli import ingest as cli_ingest
 from app.logs import configure_logging
-from app.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from sqlalchemy.orm import Session
 
-# Commands import the server side (database, torch, uvicorn) when they run, so that the
-# HTTP-client commands (`ingest`, later `ask`) start in a fraction of a second.
+    from app.settings import Settings
+
+# Commands import the server side (settings, database, torch, uvicorn) when they run, so that
+# the HTTP-client commands (`ingest`, `ask`, `extract`) start in a fraction of a second.
 
 cli = typer.Typer(name="lectern", no_args_is_help=True, add_completion=False)
 db_cli = typer.Typer(no_args_is_help=True, help="Database schema.")
@@ -46,15 +49,18 @@ out = Console()
 err = Console(stderr=True)
 
 
-def _settings(**overrides: object) -> Settings:
-    """Load settings (exit 2 with the list of bad variables) and configure logging."""
+def _settings(**overrides: Mapping[str, object]) -> Settings:
+    """Load settings (exit 2 with the list of bad variables), apply the command line's
+    `overrides` (per group, see `app.settings.override`) and configure logging."""
+    from app.settings import SettingsError, load_settings, override
+
     try:
         settings = load_settings()
     except SettingsError as exc:
         err.print(str(exc))
         raise typer.Exit(2) from None
-    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    configure_logging(settings.log_level)
+    settings = override(settings, **overrides)
+    configure_logging(settings.log.level)
     return settings
 
 
@@ -71,9 +77,9 @@ def serve(
     ] = None,
 ) -> None:
     """Migrate the database, start in-process workers, and serve the HTTP API."""
-    settings = _settings(host=host, port=port, web_workers=web_workers)
-    inprocess = worker and settings.inprocess_worker
-    if settings.web_workers > 1:  # before anything imports prometheus_client: see web_workers
+    settings = _settings(web={"host": host, "port": port, "workers": web_workers})
+    inprocess = worker and settings.workers.inprocess
+    if settings.web.workers > 1:  # before anything imports prometheus_client: see web_workers
         _serve_workers(settings, inprocess)
         return
 
@@ -93,8 +99,8 @@ def serve(
     try:
         config = uvicorn.Config(
             create_app(container),
-            host=settings.host,
-            port=settings.port,
+            host=settings.web.host,
+            port=settings.web.port,
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=10,
@@ -149,7 +155,7 @@ def worker_command(
     from app.container import build_container
     from app.serving.ingestion_threads import run_workers
 
-    settings = _settings(worker_concurrency=concurrency)
+    settings = _settings(workers={"concurrency": concurrency})
     container = build_container(settings)
     stop = threading.Event()
 

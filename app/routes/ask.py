@@ -82,7 +82,7 @@ async def ask(body: AskBody, request: Request, container: ContainerDep, session:
     events = await answer(
         session, tenant=tenant, question=body.to_question(), embedder=container.embedder,
         router=container.llm_router, request_id=getattr(request.state, "request_id", None),
-        gate=container.search_gate, search_timeout_ms=container.settings.search_timeout_ms)
+        gate=container.search_gate, search_timeout_ms=container.settings.search.timeout_ms)
     if wants_sse(request, body):
         return AnswerEventSource(events, ping=PING_INTERVAL_S)
     result = await collect(events)

@@ -93,6 +93,6 @@ async def search(body: SearchBody, container: ContainerDep, session: SessionDep,
         collection=body.collection, document_ids=body.document_ids, metadata=body.metadata)
     hits = await retrieve(session, tenant=tenant, embedder=container.embedder,
                                     question=question, gate=container.search_gate,
-                                    timeout_ms=container.settings.search_timeout_ms)
+                                    timeout_ms=container.settings.search.timeout_ms)
     return SearchOut(query=body.query, mode=body.mode, min_score=question.threshold,
                      hits=[HitOut.of(h) for h in hits])

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.logs import configure_logging
-from app.settings import Settings, load_settings
+from app.settings import Settings, load_settings, override
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -67,10 +67,10 @@ def worker_app() -> FastAPI:
     from app.main import create_app
 
     settings = worker_settings(load_settings())
-    if not settings.database_url:
+    if not settings.database.url:
         raise RuntimeError(f"{WORKER_APP} is started by `lectern serve --workers N`, which "
                            "sets LECTERN_DATABASE_URL for its workers")
-    configure_logging(settings.log_level)
+    configure_logging(settings.log.level)
     container = build_container(settings, with_ocr=False)
     app = create_app(container)
 
@@ -89,22 +89,21 @@ def worker_app() -> FastAPI:
 
 
 def worker_settings(settings: Settings, cores: int | None = None) -> Settings:
-    """The settings of one of `settings.web_workers` HTTP workers: the defaults that are sized
+    """The settings of one of `settings.web.workers` HTTP workers: the defaults that are sized
     by the machine's `cores` (torch threads, searches at once) divided among the workers, at
     least one each; values set explicitly are per worker and kept as they are."""
     from ingest.embedding import available_cores
     from pipelines.search import default_limit
 
-    workers = settings.web_workers
+    workers = settings.web.workers
     cores = cores or available_cores()
-    shares = {"embedding_threads": settings.embedding_threads or max(1, cores // workers),
-              "search_concurrency": settings.search_concurrency
-              or max(1, default_limit(cores) // workers)}
-    return settings.model_copy(update=shares)
+    threads = settings.embedding.threads or max(1, cores // workers)
+    searches = settings.search.concurrency or max(1, default_limit(cores) // workers)
+    return override(settings, embedding={"threads": threads}, search={"concurrency": searches})
 
 
 def serve_workers(settings: Settings, *, inprocess: bool) -> int:
-    """Serve with `settings.web_workers` worker processes until SIGTERM/SIGINT; exit status.
+    """Serve with `settings.web.workers` worker processes until SIGTERM/SIGINT; exit status.
 
     1 if a worker or the in-process ingestion failed to start (everything is then stopped),
     else 0. Raises `DatabaseSetupError` if the database cannot be started or migrated.
@@ -115,7 +114,7 @@ def serve_workers(settings: Settings, *, inprocess: bool) -> int:
     metrics_dir = tempfile.mkdtemp(prefix="lectern-metrics-")
     os.environ[METRICS_DIR_ENV] = metrics_dir
     log.info("%d HTTP workers; metrics of every process aggregated in %s",
-             settings.web_workers, metrics_dir)
+             settings.web.workers, metrics_dir)
 
     from uvicorn import Config
     from uvicorn.config import STARTUP_FAILURE
@@ -132,9 +131,9 @@ def serve_workers(settings: Settings, *, inprocess: bool) -> int:
             cleanup.callback(database.close)
         upgrade(url)
         os.environ["LECTERN_DATABASE_URL"] = url  # the workers' settings read these
-        os.environ["LECTERN_WEB_WORKERS"] = str(settings.web_workers)
-        config = Config(WORKER_APP, factory=True, host=settings.host, port=settings.port,
-                        workers=settings.web_workers, log_config=None, access_log=False,
+        os.environ["LECTERN_WEB_WORKERS"] = str(settings.web.workers)
+        config = Config(WORKER_APP, factory=True, host=settings.web.host, port=settings.web.port,
+                        workers=settings.web.workers, log_config=None, access_log=False,
                         lifespan="on", timeout_graceful_shutdown=10,
                         timeout_worker_healthcheck=_HEALTHCHECK_S)
         sock = config.bind_socket()

@@ -16,16 +16,16 @@ log = logging.getLogger("lectern.workers")
 
 
 def start_inprocess(container: Container, *, name: str = "inprocess") -> WorkerPool:
-    """Start `worker_concurrency` worker threads in this process; `.stop()` them at exit."""
+    """Start `settings.workers.concurrency` worker threads here; `.stop()` them at exit."""
     settings = container.settings
     pool = start_inprocess_workers(
         container.session_factory,
         container.ingest_context(),
-        count=settings.worker_concurrency,
+        count=settings.workers.concurrency,
         name=name,
-        lease_seconds=settings.job_lease_seconds,
+        lease_seconds=settings.workers.lease_seconds,
     )
-    log.info("started %d ingestion worker thread(s)", settings.worker_concurrency)
+    log.info("started %d ingestion worker thread(s)", settings.workers.concurrency)
     return pool
 
 

@@ -9,7 +9,8 @@ Public API:
 
 from pipelines.search.gate import GateObserver, SearchGate, default_limit
 from pipelines.search.query_embedding import QueryEmbedder, query_embedder
-from pipelines.search.service import DEFAULT_TOP_K, Question, retrieve
+from pipelines.search.service import Question, retrieve
+from retrieval.search import DEFAULT_TOP_K
 
 __all__ = [
     "DEFAULT_TOP_K",

@@ -20,11 +20,9 @@ from sqlalchemy.orm import Session
 from ingest.embedding import Embedder
 from pipelines.search.gate import SearchGate
 from pipelines.search.query_embedding import query_embedder
-from retrieval.search import SEARCH_TIMEOUT_MS, search
+from retrieval.search import DEFAULT_TOP_K, SEARCH_TIMEOUT_MS, search
 from retrieval.threshold import DEFAULT_MIN_SCORE
 from retrieval.types import Hit, SearchMode
-
-DEFAULT_TOP_K = 8
 
 
 @dataclass(frozen=True)

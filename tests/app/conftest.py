@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from app.container import Container, build_container
 from app.main import create_app
-from app.settings import Settings
+from app.settings import IngestSettings, Settings
 from tests.conftest import DatabaseFactory
 from tests.support.fake_embedder import HashEmbedder
 
@@ -28,7 +28,7 @@ UPLOAD_LIMIT = 64 * 1024
 def container(fresh_database_url: DatabaseFactory) -> Iterator[Container]:
     """A container on a fresh migrated database, with a 64 KiB upload limit."""
     built = build_container(
-        Settings(max_upload_bytes=UPLOAD_LIMIT),
+        Settings(ingest=IngestSettings(max_upload_bytes=UPLOAD_LIMIT)),
         database_url=fresh_database_url(),
         with_ocr=False,
         embedder=HashEmbedder(),

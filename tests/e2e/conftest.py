@@ -27,7 +27,7 @@ from app.container import Container, build_container
 from app.db.engine import drop_database, ensure_database
 from app.main import create_app
 from app.serving.ingestion_threads import start_inprocess
-from app.settings import Settings
+from app.settings import IngestSettings, Settings, WorkerSettings
 from tests.conftest import database_on
 
 TIMINGS = pytest.StashKey[dict[str, float]]()
@@ -72,7 +72,8 @@ def _serve_in_thread(server: uvicorn.Server) -> tuple[str, threading.Thread]:
 @pytest.fixture(scope="session")
 def server(e2e_database_url: str, request: pytest.FixtureRequest) -> Iterator[Server]:
     """Start container, workers and uvicorn once; stop them all at the end of the session."""
-    settings = Settings(max_upload_bytes=E2E_UPLOAD_LIMIT, ocr_workers=2, worker_concurrency=1)
+    settings = Settings(ingest=IngestSettings(max_upload_bytes=E2E_UPLOAD_LIMIT, ocr_workers=2),
+                        workers=WorkerSettings(concurrency=1))
     container = build_container(settings, database_url=e2e_database_url)
     workers = start_inprocess(container, name="e2e")
     uv = uvicorn.Server(

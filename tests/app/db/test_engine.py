@@ -33,7 +33,7 @@ from app.db.engine import (
     make_engine,
     upgrade,
 )
-from app.settings import Settings
+from app.settings import DatabaseSettings, Settings
 
 REPO = Path(__file__).resolve().parents[3]
 OWNER = """
@@ -182,11 +182,11 @@ def test_data_dir_under_root_or_in_repo_is_refused() -> None:
         with pytest.raises(DatabaseSetupError):
             EmbeddedDatabase(forbidden)
         with pytest.raises(ValueError, match=r"under /root|inside the source checkout"):
-            Settings(data_dir=forbidden)
+            DatabaseSettings(data_dir=forbidden)
 
 
 def test_user_supplied_url_is_normalised_to_psycopg() -> None:
-    settings = Settings(database_url="postgres://u:secret@dbhost:5432/lectern")
+    settings = Settings(database=DatabaseSettings(url="postgres://u:secret@dbhost:5432/lectern"))
     assert start_database(settings) == ("postgresql+psycopg://u:secret@dbhost:5432/lectern", None)
 
 

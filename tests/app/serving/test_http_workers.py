@@ -12,28 +12,34 @@ from pathlib import Path
 import pytest
 
 from app.serving.http_workers import reap_dead_gauges, worker_app, worker_settings
-from app.settings import Settings
+from app.settings import EmbeddingSettings, SearchSettings, Settings, WebSettings
 
 
 def test_web_workers_default_to_one_and_read_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("LECTERN_WEB_WORKERS", raising=False)
-    assert Settings().web_workers == 1
+    assert Settings().web.workers == 1
     monkeypatch.setenv("LECTERN_WEB_WORKERS", "3")
-    assert Settings().web_workers == 3
+    assert Settings().web.workers == 3
 
 
-def test_core_sized_defaults_are_shared_out_among_the_workers() -> None:
-    two = worker_settings(Settings(web_workers=2), cores=8)
-    assert (two.embedding_threads, two.search_concurrency) == (4, 4)
-    many = worker_settings(Settings(web_workers=4), cores=2)
-    assert (many.embedding_threads, many.search_concurrency) == (1, 1)
-    single = worker_settings(Settings(web_workers=1), cores=8)
-    assert (single.embedding_threads, single.search_concurrency) == (8, 8)
-    chosen = worker_settings(Settings(web_workers=2, embedding_threads=3,
-                                      search_concurrency=5), cores=8)
-    assert (chosen.embedding_threads, chosen.search_concurrency) == (3, 5)
+def _shares(settings: Settings, cores: int) -> tuple[int | None, int | None]:
+    shared = worker_settings(settings, cores=cores)
+    return shared.embedding.threads, shared.search.concurrency
+
+
+def test_core_sized_defaults_are_shared_out_among_the_workers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("LECTERN_EMBEDDING_THREADS", "LECTERN_SEARCH_CONCURRENCY"):
+        monkeypatch.delenv(name, raising=False)
+    assert _shares(Settings(web=WebSettings(workers=2)), cores=8) == (4, 4)
+    assert _shares(Settings(web=WebSettings(workers=4)), cores=2) == (1, 1)
+    assert _shares(Settings(web=WebSettings(workers=1)), cores=8) == (8, 8)
+    chosen = Settings(web=WebSettings(workers=2), embedding=EmbeddingSettings(threads=3),
+                      search=SearchSettings(concurrency=5))
+    assert _shares(chosen, cores=8) == (3, 5)
 
 
 def test_a_worker_never_starts_the_database_itself(monkeypatch: pytest.MonkeyPatch) -> None:
