@@ -27,8 +27,9 @@ from app.db.engine import (
     upgrade,
 )
 from app.search_metrics import SearchGateMetrics
-from app.settings import Settings
+from app.settings import Settings, SettingsError
 from ingest.cleanup import TextCleaner
+from ingest.corpus import EMBEDDING_DIMENSION
 from ingest.embedding import Embedder, SentenceTransformerEmbedder, default_model_path
 from ingest.pipeline import IngestContext
 from ingest.types import Limits
@@ -118,6 +119,22 @@ def load_embedder(settings: Settings) -> Embedder:
     return embedder
 
 
+def check_embedding_dimension(embedder: Embedder, settings: Settings) -> None:
+    """Raise `SettingsError` unless the model's vectors fit the corpus column.
+
+    Why: the schema stores `vector(EMBEDDING_DIMENSION)`, so a model of another dimension
+    would start fine and then fail every ingestion job and every search.
+    """
+    if embedder.dimension == EMBEDDING_DIMENSION:
+        return
+    model = settings.embedding.model or "(unset: the bundled all-MiniLM-L6-v2)"
+    raise SettingsError(
+        f"LECTERN_EMBEDDING_MODEL={model!r}: the model makes {embedder.dimension}-dimensional "
+        f"vectors, but the corpus schema stores {EMBEDDING_DIMENSION} dimensions; choose a "
+        f"model with {EMBEDDING_DIMENSION} dimensions (or unset it for the bundled one)"
+    )
+
+
 def build_container(
     settings: Settings,
     *,
@@ -133,7 +150,8 @@ def build_container(
     `database_url` overrides the settings (tests point it at their database); `migrate`
     applies the migrations before anything else touches the schema; `embedder` lets a caller
     share one already-loaded model; `with_ocr=False` skips the OCR process pool; `llm_config`
-    and `llm_providers` replace the LLM configuration and providers (tests).
+    and `llm_providers` replace the LLM configuration and providers (tests). Raises
+    `SettingsError` when the embedding model's dimension does not match the schema's.
     """
     database: EmbeddedDatabase | None = None
     if database_url is None:
@@ -144,6 +162,7 @@ def build_container(
             upgrade(database_url)
         engine = make_engine(database_url)
         loaded = embedder or load_embedder(settings)
+        check_embedding_dimension(loaded, settings)
         llm = build_llm(engine, os.environ, config_file=settings.llm.config_file, config=llm_config,
                         providers=llm_providers)
         return Container(

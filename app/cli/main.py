@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.orm import Session
 
+    from app.container import Container
     from app.settings import Settings
 
 # Commands import the server side (settings, database, torch, uvicorn) when they run, so that
@@ -57,11 +58,29 @@ def _settings(**overrides: Mapping[str, object]) -> Settings:
     try:
         settings = load_settings()
     except SettingsError as exc:
-        err.print(str(exc))
+        err.print(str(exc), markup=False, soft_wrap=True)
         raise typer.Exit(2) from None
     settings = override(settings, **overrides)
     configure_logging(settings.log.level)
     return settings
+
+
+def _container(settings: Settings, *, migrate: bool = False, with_ocr: bool = True) -> Container:
+    """`build_container`, but a database that cannot be set up exits 1 and a setting that the
+    loaded parts refuse (an embedding model of the wrong dimension) exits 2, each with its
+    message rather than a traceback."""
+    from app.container import build_container
+    from app.db.engine import DatabaseSetupError
+    from app.settings import SettingsError
+
+    try:
+        return build_container(settings, migrate=migrate, with_ocr=with_ocr)
+    except DatabaseSetupError as exc:
+        err.print(f"[red]database:[/red] {exc}")
+        raise typer.Exit(1) from None
+    except SettingsError as exc:
+        err.print(str(exc), markup=False, soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 @cli.command()
@@ -85,16 +104,10 @@ def serve(
 
     import uvicorn
 
-    from app.container import build_container
-    from app.db.engine import DatabaseSetupError
     from app.main import create_app
     from app.serving.ingestion_threads import start_inprocess
 
-    try:
-        container = build_container(settings, migrate=True, with_ocr=inprocess)
-    except DatabaseSetupError as exc:
-        err.print(f"[red]database:[/red] {exc}")
-        raise typer.Exit(1) from None
+    container = _container(settings, migrate=True, with_ocr=inprocess)
     workers = start_inprocess(container) if inprocess else None
     try:
         config = uvicorn.Config(
@@ -152,11 +165,10 @@ def worker_command(
     ] = None,
 ) -> None:
     """Run ingestion workers until SIGTERM or SIGINT (finishing or releasing current jobs)."""
-    from app.container import build_container
     from app.serving.ingestion_threads import run_workers
 
     settings = _settings(workers={"concurrency": concurrency})
-    container = build_container(settings)
+    container = _container(settings)
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:

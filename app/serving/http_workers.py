@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.logs import configure_logging
-from app.settings import Settings, load_settings, override
+from app.settings import Settings, SettingsError, load_settings, override
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -59,9 +59,12 @@ def worker_app() -> FastAPI:
     """The app of one HTTP worker process: its own container, closed when the worker stops.
 
     Called by uvicorn in each child of `serve_workers`, which has put the database URL in
-    the environment: a worker never starts or migrates the database itself.
+    the environment: a worker never starts or migrates the database itself. A setting the
+    container refuses (an embedding model of the wrong dimension) is logged and the worker
+    exits with uvicorn's start-up failure status, so the parent stops instead of restarting it.
     """
     from prometheus_client import multiprocess
+    from uvicorn.config import STARTUP_FAILURE
 
     from app.container import build_container
     from app.main import create_app
@@ -71,7 +74,11 @@ def worker_app() -> FastAPI:
         raise RuntimeError(f"{WORKER_APP} is started by `lectern serve --workers N`, which "
                            "sets LECTERN_DATABASE_URL for its workers")
     configure_logging(settings.log.level)
-    container = build_container(settings, with_ocr=False)
+    try:
+        container = build_container(settings, with_ocr=False)
+    except SettingsError as exc:
+        log.error("%s", exc)
+        sys.exit(STARTUP_FAILURE)
     app = create_app(container)
 
     @contextlib.asynccontextmanager
@@ -177,6 +184,10 @@ class _Ingestion:
         try:
             self._container = build_container(settings, database_url=url)
             self._pool = start_inprocess(self._container)
+        except SettingsError as exc:
+            log.error("in-process ingestion workers cannot start; stopping: %s", exc)
+            self.failed = True
+            on_failure.set()
         except Exception:
             log.exception("in-process ingestion workers failed to start; stopping")
             self.failed = True

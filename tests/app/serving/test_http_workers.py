@@ -10,9 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from uvicorn.config import STARTUP_FAILURE
 
+import app.container
+import app.serving.http_workers
 from app.serving.http_workers import reap_dead_gauges, worker_app, worker_settings
 from app.settings import EmbeddingSettings, SearchSettings, Settings, WebSettings
+from ingest.embedding import Embedder
+from tests.support.fake_embedder import HashEmbedder
 
 
 def test_web_workers_default_to_one_and_read_the_environment(
@@ -46,6 +51,21 @@ def test_a_worker_never_starts_the_database_itself(monkeypatch: pytest.MonkeyPat
     monkeypatch.delenv("LECTERN_DATABASE_URL", raising=False)
     with pytest.raises(RuntimeError, match="LECTERN_DATABASE_URL"):
         worker_app()
+
+
+def test_a_worker_refusing_its_model_exits_as_a_start_up_failure(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    def load(settings: Settings) -> Embedder:
+        return HashEmbedder(dimension=768)
+
+    monkeypatch.setenv("LECTERN_DATABASE_URL", database_url)
+    monkeypatch.setattr(app.container, "load_embedder", load)
+    monkeypatch.setattr(app.serving.http_workers, "configure_logging", lambda level: None)
+    with pytest.raises(SystemExit) as caught:
+        worker_app()
+    assert caught.value.code == STARTUP_FAILURE  # the supervisor stops rather than restarts
+    assert "768-dimensional vectors, but the corpus schema stores 384" in caplog.text
 
 
 def test_live_gauges_of_dead_processes_are_dropped(tmp_path: Path) -> None:
