@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from ingest.ocr_pool import OcrPool
-    from pipelines.llm import ChatProvider, LLMConfig, PromptRegistry, Router
+    from pipelines.llm import AnswerCache, ChatProvider, LLMConfig, PromptRegistry, Router
 
 log = logging.getLogger("lectern.container")
 
@@ -63,6 +63,7 @@ class Container:
     llm_config: LLMConfig
     llm_router: Router
     prompts: PromptRegistry
+    answer_cache: AnswerCache  # purged on a schedule by `app.serving.ingestion_threads`
     metrics_registry: CollectorRegistry  # served at /metrics
     ocr_pool: OcrPool | None = None
     cleaner: TextCleaner | None = None
@@ -175,6 +176,7 @@ def build_container(
             llm_config=llm.config,
             llm_router=llm.router,
             prompts=llm.prompts,
+            answer_cache=llm.cache,
             metrics_registry=llm.registry,
             cleaner=llm.cleaner,
             ocr_pool=_start_ocr_pool(settings) if with_ocr else None,

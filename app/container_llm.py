@@ -2,15 +2,17 @@
 
 `build_llm` is called by `app.container.build_container`. It is the only place that reads
 the LLM configuration (`LECTERN_CONFIG` or the environment, see docs/llm-config.md); the
-router, prompt registry and Prometheus registry it returns are shared by every request of
-the process. The OCR cleaner is built only when a model other than the extractive answerer
-can serve the `cleanup` task; it runs on a router of its own (see
-`pipelines.ingestion.ocr_cleanup`).
+router, prompt registry, answer cache and Prometheus registry it returns are shared by every
+request of the process. It also loads the token counter's tables, so that the first request
+does not pay for them on the event loop. The OCR cleaner is built only when a model other
+than the extractive answerer can serve the `cleanup` task; it runs on a router of its own
+(see `pipelines.ingestion.ocr_cleanup`).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,7 @@ from pipelines.llm import (
     Router,
     build_providers,
     load_config,
+    warm_up,
 )
 
 log = logging.getLogger("lectern.container")
@@ -43,6 +46,7 @@ class LLMParts:
     router: Router
     prompts: PromptRegistry
     registry: CollectorRegistry
+    cache: AnswerCache
     cleaner: RouterTextCleaner | None
 
 
@@ -52,6 +56,9 @@ def build_llm(engine: Engine, environ: Mapping[str, str], *, config_file: Path |
     """Build the router and its parts. `config` (else `config_file`, else the environment)
     chooses the models; `providers` replaces the built ones (tests)."""
     config = config or load_config(config_file, environ)
+    started = time.perf_counter()
+    backend = warm_up()
+    log.info("token counter (%s) loaded in %.1fs", backend, time.perf_counter() - started)
     if providers is None:
         providers, skipped = build_providers(config, environ)
         for name, reason in skipped.items():
@@ -73,4 +80,4 @@ def build_llm(engine: Engine, environ: Mapping[str, str], *, config_file: Path |
     models = ", ".join(f"{m.id} ({m.provider}, {m.tier})" for m in config.models
                        if m.provider in providers)
     log.info("LLM models: %s; OCR cleanup %s", models, "on" if cleaner else "off")
-    return LLMParts(config, main, prompts, registry, cleaner)
+    return LLMParts(config, main, prompts, registry, cache, cleaner)

@@ -136,9 +136,11 @@ class WebSettings(_Group):
 
 
 class LLMSettings(_Group):
-    """The LLM configuration file (`LECTERN_CONFIG`; see docs/llm-config.md)."""
+    """The LLM configuration file (`LECTERN_CONFIG`; see docs/llm-config.md), and how often
+    the process running the ingestion workers deletes expired answer-cache rows."""
 
     config_file: Path | None = Field(default=None, validation_alias="LECTERN_CONFIG")
+    cache_purge_seconds: float = Field(default=3600.0, gt=0)
 
     @field_validator("config_file")
     @classmethod

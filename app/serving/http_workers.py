@@ -8,7 +8,8 @@ SIGTERM/SIGINT; lectern adds what must happen once per server, in the parent:
 
 - the database: the embedded PostgreSQL is started (or reused) here and its URL handed to the
   workers as `LECTERN_DATABASE_URL`; migrations run here, before any worker starts;
-- the in-process ingestion workers (`LECTERN_INPROCESS_WORKER`) run here, in the parent;
+- the in-process ingestion workers (`LECTERN_INPROCESS_WORKER`) run here, in the parent,
+  and with them the answer cache's purge of expired rows;
 - metrics: `PROMETHEUS_MULTIPROC_DIR` is set to a fresh temporary directory before
   prometheus_client is imported (children inherit it), so every process writes its samples
   there and `/metrics`, served by whichever worker, adds them up; the directory is removed at
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from app.container import Container
-    from pipelines.ingestion import WorkerPool
+    from app.serving.ingestion_threads import InprocessWorkers
 
 log = logging.getLogger("lectern.serve")
 
@@ -172,7 +173,7 @@ class _Ingestion:
     def __init__(self, settings: Settings, url: str, *, on_failure: threading.Event) -> None:
         self.failed = False
         self._container: Container | None = None
-        self._pool: WorkerPool | None = None
+        self._pool: InprocessWorkers | None = None
         self._thread = threading.Thread(target=self._start, args=(settings, url, on_failure),
                                         name="ingestion-start", daemon=True)
         self._thread.start()

@@ -2,21 +2,54 @@
 
 The workers themselves live in `pipelines.ingestion.worker`; this module only hands them the
 container's session factory and ingest context with the settings' concurrency and lease.
+Next to them it runs the process's housekeeping, the answer cache's purge of expired rows
+(`LECTERN_CACHE_PURGE_SECONDS`): wherever ingestion workers run, once per server and never
+in each HTTP worker of `serve --workers N` (see `app.serving.periodic`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 
 from app.container import Container
+from app.serving.periodic import Periodic
 from pipelines.ingestion import WorkerPool, start_inprocess_workers
 
 log = logging.getLogger("lectern.workers")
 
 
-def start_inprocess(container: Container, *, name: str = "inprocess") -> WorkerPool:
-    """Start `settings.workers.concurrency` worker threads here; `.stop()` them at exit."""
+@dataclass(frozen=True)
+class InprocessWorkers:
+    """The ingestion worker threads of this process and the answer-cache purge beside them."""
+
+    pool: WorkerPool
+    cache_purge: Periodic
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop the purge and the workers (releasing their jobs); True if every thread ended
+        within `timeout` seconds."""
+        purged = self.cache_purge.stop()
+        return self.pool.stop(timeout) and purged
+
+
+def start_cache_purge(container: Container) -> Periodic:
+    """Delete the answer cache's expired rows now and every `cache_purge_seconds`."""
+    cache = container.answer_cache
+
+    def purge() -> None:
+        deleted = cache.purge_expired()
+        if deleted:
+            log.info("answer cache: %d expired entries deleted", deleted)
+
+    interval = container.settings.llm.cache_purge_seconds
+    return Periodic("answer-cache-purge", purge, interval).start()
+
+
+def start_inprocess(container: Container, *, name: str = "inprocess") -> InprocessWorkers:
+    """Start `settings.workers.concurrency` worker threads and the cache purge here;
+    `.stop()` them at exit."""
     settings = container.settings
     pool = start_inprocess_workers(
         container.session_factory,
@@ -26,16 +59,16 @@ def start_inprocess(container: Container, *, name: str = "inprocess") -> WorkerP
         lease_seconds=settings.workers.lease_seconds,
     )
     log.info("started %d ingestion worker thread(s)", settings.workers.concurrency)
-    return pool
+    return InprocessWorkers(pool, start_cache_purge(container))
 
 
 def run_workers(container: Container, stop: threading.Event) -> None:
     """Run workers until `stop` is set (by a signal handler), then release their jobs."""
-    pool = start_inprocess(container, name="worker")
+    workers = start_inprocess(container, name="worker")
     try:
         while not stop.wait(1.0):
             pass
     finally:
         log.info("stopping workers")
-        if not pool.stop():
+        if not workers.stop():
             log.warning("a worker thread did not stop in time")

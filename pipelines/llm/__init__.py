@@ -23,7 +23,8 @@ of them never loops back into this file.
   `ChatRequest`, `SourcePassage`, `Completion`, `TextDelta`, `StreamEnd`, `StreamItem`,
   `TokenUsage`, `Capabilities`; `FakeProvider` scripted by `FakeStream`s is the test double at
   this seam (tests and bench/ use it).
-- Tokens: `count_tokens` and `count_messages`, in the model's own tokenizer, offline.
+- Tokens: `count_tokens` and `count_messages`, in the model's own tokenizer, offline;
+  `warm_up` loads the tokenizer tables at start-up rather than on the first count.
 - Errors: `LLMError` and its subclasses `ProviderError`, `NoProviderAvailable`,
   `BudgetExceeded`, `ConfigError`, `UnknownProvider`, `PromptNotFound`, each with its code and
   HTTP status.
@@ -61,7 +62,7 @@ from pipelines.llm.router_events import (
     Started,
     StreamFailed,
 )
-from pipelines.llm.tokens import count_messages, count_tokens
+from pipelines.llm.tokens import count_messages, count_tokens, warm_up
 from pipelines.llm.types import (
     Capabilities,
     ChatRequest,
@@ -125,4 +126,5 @@ __all__ = [
     "count_tokens",
     "load_config",
     "parse_config",
+    "warm_up",
 ]

@@ -109,13 +109,15 @@ class AnswerCache:
         await asyncio.to_thread(self.put_sync, tenant, key, payload, model=model,
                                 prompt_version=prompt_version, ttl_s=ttl_s)
 
-    def purge_expired_sync(self) -> int:
+    def purge_expired(self) -> int:
+        """Delete expired entries of every tenant; returns how many went.
+
+        Lookups already skip expired rows, so this only keeps the table from growing. It
+        blocks on the database: call it off the event loop (the server runs it on a
+        schedule, on a thread beside its ingestion workers).
+        """
         with self.engine.begin() as conn:
             result = conn.execute(
                 delete(LLMAnswerCache).where(LLMAnswerCache.expires_at <= func.now())
             )
         return int(result.rowcount)
-
-    async def purge_expired(self) -> int:
-        """Delete expired entries of every tenant; returns how many went."""
-        return await asyncio.to_thread(self.purge_expired_sync)

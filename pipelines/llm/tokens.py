@@ -118,7 +118,7 @@ def _counter(encoding: Encoding) -> Callable[[str], int] | None:
 
 def warm_up() -> str:
     """Load both vocabularies now (~0.4 s) rather than on the first count, which may run on
-    the event loop; returns the backend name. The composition root may call it at start-up."""
+    the event loop; returns the backend name. The composition root calls it at start-up."""
     for encoding in ("cl100k_base", "o200k_base"):
         _counter(encoding)
     return tokenizer_backend()
