@@ -119,7 +119,8 @@ def chunk_pages(
     `token_counter("")` is their overhead); `window` is the embedder's `max_tokens`. Each chunk's
     text holds at most `max_tokens` content tokens, consecutive chunks of a section share about
     `overlap` tokens, and `embed_text` counts at most `window` tokens. Offsets index into
-    `join_pages(pages).text`, and `text == doc_text[char_start:char_end]`.
+    `join_pages(pages).text`, and `text == doc_text[char_start:char_end]`. Text made only of
+    headings is chunked as it stands, without a section path.
     """
     if max_tokens < 8 or overlap < 0 or overlap >= max_tokens:
         raise ChunkingError(
@@ -133,7 +134,10 @@ def chunk_pages(
 
     doc = join_pages(pages)
     chunks: list[Chunk] = []
-    for section in split_sections(doc.text):
+    # A text of headings alone (a form whose every line is bold) has no section bodies: its
+    # headings are then the text, so that the document is still found.
+    whole = [Section((), 0, len(doc.text))] if doc.text.strip() else []
+    for section in split_sections(doc.text) or whole:
         prefix = _prefix(section.path, content_tokens, limit=max(8, window // 4))
         budget = min(max_tokens, window - special - content_tokens(prefix + "\n"))
         if budget < 8:

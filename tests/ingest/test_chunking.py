@@ -145,3 +145,10 @@ def test_empty_document_and_invalid_sizes(embedder: SentenceTransformerEmbedder)
     assert chunk_pages(_pages("", "  \n"), token_counter=embedder.count_tokens) == []
     with pytest.raises(ChunkingError):
         chunk_pages(_pages("text"), token_counter=embedder.count_tokens, max_tokens=50, overlap=50)
+
+
+def test_a_text_of_headings_alone_is_still_chunked(embedder: SentenceTransformerEmbedder) -> None:
+    # A one-page form whose every line is bold: heading recovery turns all of it into headings.
+    text = "# Header\n## Foo: bar ABC: DEF"
+    (chunk,) = _chunk(embedder, _pages(text))
+    assert (chunk.text, chunk.section_path, chunk.page_start) == (text, (), 1)
