@@ -112,3 +112,11 @@ class OcrFailed(IngestError):
 
     code = "ocr_failed"
     http_status = 500
+
+
+class TextLayerUnreadable(IngestError):
+    """pypdf could not read one page's text layer (a damaged content stream or font); the page
+    is read by OCR instead, and the document's warnings say so."""
+
+    code = "text_layer_unreadable"
+    http_status = 422

@@ -28,27 +28,35 @@ TEXT_CELL_DENSITY = 0.04
 
 @dataclass
 class ImageDoc:
-    """An opened image upload; `frames()` decodes one page at a time, upright and greyscale."""
+    """An opened image upload; `frame(i)` decodes one page at a time, upright and greyscale."""
 
     image: Image.Image
     page_count: int
     limits: Limits
 
+    def frame(self, index: int) -> Image.Image:
+        """Frame (page) `index` as an 'L' image, its size checked before it is decoded.
+
+        Raises CorruptDocument (frame missing or damaged) or ImageTooLarge for this frame
+        alone: the other frames can still be read.
+        """
+        try:
+            self.image.seek(index)
+        except EOFError as exc:
+            raise CorruptDocument("image frame is missing", frame=index) from exc
+        check_pixels(self.image.size, self.limits)
+        try:
+            self.image.load()
+            frame = ImageOps.exif_transpose(self.image)
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise CorruptDocument("image data is damaged or truncated", frame=index,
+                                  reason=str(exc)) from exc
+        return to_gray(frame)
+
     def frames(self) -> Iterator[Image.Image]:
-        """Yield each frame (page) as an 'L' image, checking its size before decoding it."""
+        """Yield each frame in turn (see `frame`); the first bad frame stops the iteration."""
         for index in range(self.page_count):
-            try:
-                self.image.seek(index)
-            except EOFError as exc:
-                raise CorruptDocument("image frame is missing", frame=index) from exc
-            check_pixels(self.image.size, self.limits)
-            try:
-                self.image.load()
-                frame = ImageOps.exif_transpose(self.image)
-            except (OSError, SyntaxError, ValueError) as exc:
-                raise CorruptDocument("image data is damaged or truncated", frame=index,
-                                      reason=str(exc)) from exc
-            yield to_gray(frame)
+            yield self.frame(index)
 
 
 def open_image(data: bytes, limits: Limits) -> ImageDoc:

@@ -48,9 +48,16 @@ class SerialOcr:
         self.engine = engine
 
     def map(self, images: Iterable[Image.Image]) -> Iterator[OcrPage]:
-        """Read each image in turn."""
+        """Read each image in turn; an engine error that is not an `IngestError` becomes
+        `OcrFailed`, as it does in `OcrPool`."""
         for image in images:
-            yield self.engine.read(image)
+            try:
+                page = self.engine.read(image)
+            except IngestError:
+                raise
+            except Exception as exc:
+                raise OcrFailed("OCR of a page failed", reason=repr(exc)) from exc
+            yield page
 
 
 _worker_engine: OcrEngine | None = None

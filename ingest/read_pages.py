@@ -4,21 +4,29 @@ PDF pages are read from their text layer; pages whose text layer is missing or u
 `textlayer.needs_ocr`) are rendered and read by OCR. Images are OCR'd frame by frame; text
 and Markdown become a single page. Pages are produced lazily for OCR, so memory stays
 bounded by the OCR runner's look-ahead, not by the document's length.
+
+One page never sinks a document: a page whose text layer, image or OCR fails is kept without
+text and with a failed `PageWarning` (see `ocr_pages`), and the others are read. Every page's
+text is made storable (`ingest.storable`) before any later stage sees it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import replace
 
 from PIL import Image
 
-from ingest.errors import NoReadableText
+from ingest.errors import IngestError, NoReadableText, TextLayerUnreadable
 from ingest.images import open_image
 from ingest.ocr import OcrPage
+from ingest.ocr_pages import ocr_each
 from ingest.ocr_pool import PageOcr
+from ingest.pdf_warnings import collect_pdf_warnings
 from ingest.sniff import decode_text
+from ingest.storable import storable, storable_json, storable_text
 from ingest.textlayer import PdfDoc, needs_ocr, open_pdf, render_page
-from ingest.types import Limits, PageText, Sniffed, TextLine
+from ingest.types import Limits, PageText, PageWarning, Sniffed, TextLine
 
 Progress = Callable[[int, int], None]
 
@@ -29,20 +37,28 @@ def read_pages(data: bytes, sniffed: Sniffed, *, limits: Limits, ocr: PageOcr,
 
     `ocr` is anything with `map(images) -> Iterator[OcrPage]` (an `OcrPool`, or `SerialOcr`
     in-process); `dpi` is the resolution PDF pages are rendered at for OCR. `on_page(done,
-    total)` is called after each page is finished. Raises the errors of `open_pdf` and
-    `open_image`, `OcrFailed`, and NoReadableText when no page yields any letter or digit.
+    total)` is called after each page is finished. A page that cannot be read comes back
+    without text, with a failed warning and its `failure`. Raises the errors of `open_pdf`
+    and `open_image` (the document as a whole is unreadable), the first page's failure when
+    no page has readable text and some failed, and NoReadableText when no page yields any
+    letter or digit.
     """
     report: Progress = on_page or (lambda done, total: None)
     if sniffed.kind == "pdf":
-        pages = _read_pdf(open_pdf(data, limits), ocr=ocr, dpi=dpi, limits=limits,
-                          report=report)
+        with collect_pdf_warnings():
+            pages = _read_pdf(open_pdf(data, limits), ocr=ocr, dpi=dpi, limits=limits,
+                              report=report)
     elif sniffed.kind in ("png", "jpeg", "tiff"):
         pages = _read_images(data, limits=limits, ocr=ocr, report=report)
     else:
         text = decode_text(data)
         pages = [PageText(page_no=1, method="text", text=text, lines=_plain_lines(text))]
         report(1, 1)
+    pages = [_storable(page) for page in pages]
     if not any(has_readable_text(page.text) for page in pages):
+        failure = next((page.failure for page in pages if page.failure is not None), None)
+        if failure is not None:
+            raise failure
         raise NoReadableText("no readable text was found in the document", pages=len(pages),
                              kind=sniffed.kind)
     return pages
@@ -53,6 +69,12 @@ def has_readable_text(text: str) -> bool:
     return any(ch.isalnum() for ch in text)
 
 
+def page_warning(page_no: int, error: IngestError, *, failed: bool) -> PageWarning:
+    """The warning of page `page_no` for `error`, its message and details made storable."""
+    return PageWarning(page_no=page_no, code=error.code, message=storable_text(error.message),
+                       details=storable_json(error.details), failed=failed)
+
+
 def _read_pdf(doc: PdfDoc, *, ocr: PageOcr, dpi: int, limits: Limits,
               report: Progress) -> list[PageText]:
     total = doc.page_count
@@ -60,9 +82,7 @@ def _read_pdf(doc: PdfDoc, *, ocr: PageOcr, dpi: int, limits: Limits,
     layer: dict[int, PageText] = {}
     done = 0
     for index in range(total):
-        lines = doc.page_lines(index)
-        page = PageText(page_no=index + 1, method="text",
-                        text="\n".join(line.text for line in lines), lines=lines)
+        page = _text_layer(doc, index)
         if needs_ocr(page.text, doc.image_count(index)):
             layer[index] = page
         else:
@@ -70,31 +90,53 @@ def _read_pdf(doc: PdfDoc, *, ocr: PageOcr, dpi: int, limits: Limits,
             done += 1
             report(done, total)
 
-    to_ocr = sorted(layer)
+    def image_of(index: int) -> Image.Image:
+        return render_page(doc.data, index, dpi, max_pixels=limits.max_image_pixels)
 
-    def images() -> Iterator[Image.Image]:
-        for index in to_ocr:
-            yield render_page(doc.data, index, dpi, max_pixels=limits.max_image_pixels)
-
-    for index, result in zip(to_ocr, ocr.map(images()), strict=True):
-        fallback = layer[index]
-        ocr_page = _ocr_page(index + 1, result)
-        # OCR that reads nothing must not erase a (thin) text layer.
-        keep_layer = not has_readable_text(ocr_page.text) and has_readable_text(fallback.text)
-        pages[index] = fallback if keep_layer else ocr_page
+    for index, result in ocr_each(ocr, sorted(layer), image_of):
+        pages[index] = _after_ocr(layer[index], result)
         done += 1
         report(done, total)
     return [page for page in pages if page is not None]
 
 
+def _text_layer(doc: PdfDoc, index: int) -> PageText:
+    """Page `index` as its text layer reads; without text (and warned) when pypdf fails."""
+    try:
+        lines = doc.page_lines(index)
+    except TextLayerUnreadable as exc:
+        warning = page_warning(index + 1, exc, failed=False)
+        return PageText(page_no=index + 1, method="text", text="", warnings=[warning])
+    return PageText(page_no=index + 1, method="text",
+                    text="\n".join(line.text for line in lines), lines=lines)
+
+
+def _after_ocr(layer: PageText, result: OcrPage | IngestError) -> PageText:
+    """The page that OCR `result` leaves: its reading, or the text layer when OCR read nothing
+    (or failed) and the layer has some text; failed when neither has any."""
+    if isinstance(result, IngestError):
+        failed = not has_readable_text(layer.text)
+        warnings = [*layer.warnings, page_warning(layer.page_no, result, failed=failed)]
+        return replace(layer, warnings=warnings, failure=result if failed else None)
+    ocr_page = replace(_ocr_page(layer.page_no, result), warnings=layer.warnings)
+    # OCR that reads nothing must not erase a (thin) text layer.
+    keep_layer = not has_readable_text(ocr_page.text) and has_readable_text(layer.text)
+    return layer if keep_layer else ocr_page
+
+
 def _read_images(data: bytes, *, limits: Limits, ocr: PageOcr,
                  report: Progress) -> list[PageText]:
     doc = open_image(data, limits)
-    pages: list[PageText] = []
-    for number, result in enumerate(ocr.map(doc.frames()), start=1):
-        pages.append(_ocr_page(number, result))
-        report(number, doc.page_count)
-    return pages
+    pages: list[PageText | None] = [None] * doc.page_count
+    for done, (index, result) in enumerate(ocr_each(ocr, range(doc.page_count), doc.frame),
+                                           start=1):
+        if isinstance(result, IngestError):
+            pages[index] = PageText(page_no=index + 1, method="ocr", text="", failure=result,
+                                    warnings=[page_warning(index + 1, result, failed=True)])
+        else:
+            pages[index] = _ocr_page(index + 1, result)
+        report(done, doc.page_count)
+    return [page for page in pages if page is not None]
 
 
 def _ocr_page(page_no: int, result: OcrPage) -> PageText:
@@ -106,3 +148,13 @@ def _ocr_page(page_no: int, result: OcrPage) -> PageText:
 def _plain_lines(text: str) -> list[TextLine]:
     """Lines without font facts, for pages that have no text layer."""
     return [TextLine(text=line) for line in text.splitlines() if line.strip()]
+
+
+def _storable(page: PageText) -> PageText:
+    """`page` with its text and lines made storable, counting the characters removed."""
+    text, removed = storable(page.text)
+    if text == page.text:
+        return page
+    lines = [replace(line, text=clean) for line in page.lines
+             if (clean := storable_text(line.text)).strip()]
+    return replace(page, text=text, lines=lines, removed_chars=removed)

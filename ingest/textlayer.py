@@ -8,7 +8,6 @@ each line keeps its font size and boldness, which later stages use to recover he
 from __future__ import annotations
 
 import io
-import logging
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,10 +17,9 @@ from PIL import Image
 from pypdf import PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError
 
-from ingest.errors import CorruptDocument, EncryptedDocument, TooManyPages
+from ingest.errors import CorruptDocument, EncryptedDocument, TextLayerUnreadable, TooManyPages
 from ingest.types import Limits, TextLine
 
-logger = logging.getLogger(__name__)
 BOLD_MARKERS = ("bold", "black", "heavy")
 Matrix = list[float]
 
@@ -35,12 +33,12 @@ class PdfDoc:
     page_count: int
 
     def page_lines(self, index: int) -> list[TextLine]:
-        """The text lines of page `index` (0-based); [] when the page's text can't be read."""
+        """The text lines of page `index` (0-based); TextLayerUnreadable when pypdf fails."""
         try:
             return extract_lines(self.reader.pages[index])
         except Exception as exc:  # pypdf raises many types on damaged content streams
-            logger.warning("text layer of page %d unreadable: %r", index + 1, exc)
-            return []
+            raise TextLayerUnreadable("the page's text layer cannot be read", page=index + 1,
+                                      reason=repr(exc)[:300]) from exc
 
     def image_count(self, index: int) -> int:
         """How many images page `index` draws (0 when its resources can't be read)."""

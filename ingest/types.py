@@ -7,7 +7,9 @@ outputs, kept free of I/O so every stage can be tested on its own.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+from ingest.errors import IngestError
 
 DocumentKind = Literal["pdf", "png", "jpeg", "tiff", "text", "markdown"]
 PageMethod = Literal["text", "ocr"]
@@ -45,9 +47,38 @@ class TextLine:
     bold: bool = False
 
 
+@dataclass(frozen=True)
+class PageWarning:
+    """Something that went wrong reading one page, in the shape of an API error plus its page.
+
+    `failed` means the page has no text because of it (the rest of the document is still
+    read); otherwise the page was read another way (e.g. OCR after an unreadable text layer).
+    """
+
+    page_no: int
+    code: str
+    message: str
+    details: dict[str, Any]
+    failed: bool
+
+    def error(self) -> dict[str, Any]:
+        """As an API error object: `{"code", "message", "details"}` (stored on a failed page)."""
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form stored in `documents.warnings` and shown by the API."""
+        return {"page": self.page_no, **self.error(), "failed": self.failed}
+
+
 @dataclass
 class PageText:
-    """The raw text of one page and how it was obtained (1-based `page_no`)."""
+    """The raw text of one page and how it was obtained (1-based `page_no`).
+
+    `removed_chars` counts the characters dropped to make the text storable
+    (`ingest.storable`); `warnings` says what went wrong reading the page, and `failure` is
+    the error that left it without text, if any (raised for the document when no page at all
+    could be read).
+    """
 
     page_no: int
     method: PageMethod
@@ -56,6 +87,9 @@ class PageText:
     ocr_confidence: float | None = None
     ocr_psm: int | None = None
     rotation: int | None = None
+    removed_chars: int = 0
+    warnings: list[PageWarning] = field(default_factory=list)
+    failure: IngestError | None = None
 
 
 @dataclass
@@ -69,6 +103,8 @@ class CleanPage:
     cleanup: CleanupStatus
     cleanup_reason: str | None = None
     ocr_confidence: float | None = None
+    error: dict[str, Any] | None = None
+    """Why the page has no text, when reading it failed: `{"code", "message", "details"}`."""
 
 
 @dataclass(frozen=True)
