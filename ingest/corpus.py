@@ -26,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -45,7 +46,11 @@ class Base(DeclarativeBase):
 
 
 class Document(Base):
-    """One uploaded file. `status`: processing → ready | failed."""
+    """One uploaded file. `status`: processing → ready | failed.
+
+    `warnings` lists what went wrong on single pages (`PageWarning.to_dict`), `processing_log`
+    what ingesting it took and found (`ProcessingLog.to_dict`), both written when it is ready.
+    """
 
     __tablename__ = "documents"
 
@@ -62,6 +67,10 @@ class Document(Base):
     page_count: Mapped[int | None] = mapped_column(Integer)
     chunk_count: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    warnings: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, default=list, server_default=sql_text("'[]'::jsonb")
+    )
+    processing_log: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -86,7 +95,8 @@ class DocumentFile(Base):
 
 
 class Page(Base):
-    """One page's raw and cleaned text and how it was read (text layer or OCR)."""
+    """One page's raw and cleaned text and how it was read (text layer or OCR); `error` says
+    why a page that failed to be read has no text."""
 
     __tablename__ = "pages"
 
@@ -101,6 +111,7 @@ class Page(Base):
     cleanup: Mapped[str] = mapped_column(Text)
     cleanup_reason: Mapped[str | None] = mapped_column(Text)
     ocr_confidence: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class ChunkRow(Base):

@@ -26,7 +26,7 @@ from ingest.ocr import OcrPage, TesseractOcr
 from ingest.ocr_pool import PageOcr, SerialOcr
 from ingest.read_pages import read_pages
 from ingest.running_lines import drop_running_lines
-from ingest.types import Chunk, CleanPage, Limits, PageText, Sniffed
+from ingest.types import Chunk, CleanPage, Limits, PageText, PageWarning, Sniffed
 
 log = logging.getLogger(__name__)
 Stage = Literal["reading", "ocr", "cleanup", "chunking", "embedding", "storing"]
@@ -64,17 +64,25 @@ class IngestContext:
 
 @dataclass
 class IngestResult:
-    """The cleaned pages, their chunks with one vector each, and seconds spent per stage."""
+    """The cleaned pages, their chunks with one vector each, and seconds spent per stage.
+
+    Also what the document's processing log reports: the pages' warnings (failed pages
+    included), the characters removed to make the text storable, and the running header and
+    footer lines dropped.
+    """
 
     pages: list[CleanPage]
     chunks: list[Chunk]
     embeddings: list[list[float]]
     timings: dict[str, float]
+    warnings: list[PageWarning] = field(default_factory=list)
+    chars_removed: int = 0
+    running_lines_dropped: int = 0
 
     @property
     def ocr_pages(self) -> int:
         """How many pages were read by OCR rather than from a text layer."""
-        return sum(1 for page in self.pages if page.method == "ocr")
+        return sum(1 for page in self.pages if page.method == "ocr" and page.error is None)
 
 
 class _Clock:
@@ -140,9 +148,10 @@ def read_stage(
     return pages, tracker.ocr_started
 
 
-def cleanup_stage(pages: list[PageText], ctx: IngestContext) -> list[CleanPage]:
+def cleanup_stage(pages: list[PageText], ctx: IngestContext) -> tuple[list[CleanPage], int]:
     """Every page without its running headers and footers, normalised (and OCR pages repaired
-    by the cleaner, when guarded-safe); each page's `raw_text` stays as it was read."""
+    by the cleaner, when guarded-safe), and how many running lines were dropped; each page's
+    `raw_text` stays as it was read, and a failed page keeps its error."""
     total = len(pages)
     bodies, dropped = drop_running_lines(pages)
     if dropped:
@@ -152,11 +161,13 @@ def cleanup_stage(pages: list[PageText], ctx: IngestContext) -> list[CleanPage]:
     for done, (page, body) in enumerate(zip(pages, bodies, strict=True)):
         ctx.on_progress("cleanup", done, total)
         clean = clean_page(body, ctx.cleaner, ctx.cleanup_bounds, fonts=fonts)
-        cleaned.append(replace(clean, raw_text=page.text))
+        failed = next((warning for warning in page.warnings if warning.failed), None)
+        error = None if failed is None else failed.error()
+        cleaned.append(replace(clean, raw_text=page.text, error=error))
     ctx.on_progress("cleanup", total, total)
     if not any(page.text.strip() for page in cleaned):
         raise NoReadableText("the document has no readable text", pages=total)
-    return cleaned
+    return cleaned, dropped
 
 
 def chunk_stage(pages: list[CleanPage], ctx: IngestContext) -> list[Chunk]:
@@ -201,9 +212,12 @@ def run_ingest(data: bytes, sniffed: Sniffed, ctx: IngestContext) -> IngestResul
     clock.timings["reading"] = (ocr_started or finished) - started
     clock.timings["ocr"] = finished - ocr_started if ocr_started is not None else 0.0
     with clock.stage("cleanup"):
-        pages = cleanup_stage(raw, ctx)
+        pages, dropped = cleanup_stage(raw, ctx)
     with clock.stage("chunking"):
         chunks = chunk_stage(pages, ctx)
     with clock.stage("embedding"):
         embeddings = embed_stage(chunks, len(pages), ctx)
-    return IngestResult(pages=pages, chunks=chunks, embeddings=embeddings, timings=clock.timings)
+    return IngestResult(pages=pages, chunks=chunks, embeddings=embeddings, timings=clock.timings,
+                        warnings=[w for page in raw for w in page.warnings],
+                        chars_removed=sum(page.removed_chars for page in raw),
+                        running_lines_dropped=dropped)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from ingest.corpus import Base, ChunkRow, Document, DocumentFile, Page
-from ingest.types import Chunk, CleanPage, Sniffed
+from ingest.types import Chunk, CleanPage, PageWarning, Sniffed
 
 SECTION_JOINER = " > "
 """How a chunk's `section_path` is flattened into its `section` column (searched as text)."""
@@ -160,8 +160,10 @@ def write_corpus(
     pages: Sequence[CleanPage],
     chunks: Sequence[Chunk],
     embeddings: Sequence[Sequence[float]],
+    warnings: Sequence[PageWarning] = (),
 ) -> None:
-    """Replace the document's pages and chunks and mark it `ready`, inside the caller's transaction.
+    """Replace the document's pages and chunks and mark it `ready` with its page `warnings`,
+    inside the caller's transaction.
 
     Any pages or chunks left from an earlier run are deleted first, so re-running a document
     never duplicates chunks. The caller commits (or rolls back) the whole thing at once, which is
@@ -186,6 +188,7 @@ def write_corpus(
                     "cleanup": page.cleanup,
                     "cleanup_reason": page.cleanup_reason,
                     "ocr_confidence": page.ocr_confidence,
+                    "error": page.error,
                 }
                 for page in pages
             ],
@@ -221,8 +224,21 @@ def write_corpus(
             page_count=len(pages),
             chunk_count=len(chunks),
             error=None,
+            warnings=[warning.to_dict() for warning in warnings],
             updated_at=func.now(),
         )
+    )
+
+
+def set_processing_log(
+    session: Session, *, tenant: str, document_id: uuid.UUID, log: dict[str, Any]
+) -> None:
+    """Keep the document's processing log (`ProcessingLog.to_dict`), in the caller's
+    transaction."""
+    session.execute(
+        update(Document)
+        .where(Document.id == document_id, Document.tenant_id == tenant)
+        .values(processing_log=log)
     )
 
 

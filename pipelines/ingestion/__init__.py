@@ -6,8 +6,10 @@ Public API:
   `list_chunks`, `delete_document`, `get_job`, `list_jobs`, `wait_for_job`,
   `TERMINAL_STATUSES`: the use case as the API and CLI see it (`jobs`);
 - `Job`, `JOB_STATUSES`: the job table (`job_table`);
-- `Worker`, `WorkerPool`, `start_inprocess_workers`, `default_worker_id`: the workers that run
-  jobs (`worker`; their queue transitions are in `queue`);
+- `Worker`, `default_worker_id`: the worker that runs jobs (`worker`; its queue transitions
+  are in `queue`), `WorkerPool`, `start_inprocess_workers`: worker threads (`pool`);
+- `IngestObserver`: what workers report about finished jobs (`observer`), and `queue_depth`,
+  the jobs queued and running (`jobs`), both for the ingestion metrics;
 - `RouterTextCleaner`, `own_providers`, `CleanupUnavailable`: OCR cleanup served by the LLM
   router (`ocr_cleanup`).
 """
@@ -23,21 +25,20 @@ from pipelines.ingestion.jobs import (
     list_documents,
     list_jobs,
     list_pages,
+    queue_depth,
     submit_document,
     wait_for_job,
 )
+from pipelines.ingestion.observer import IngestObserver
 from pipelines.ingestion.ocr_cleanup import CleanupUnavailable, RouterTextCleaner, own_providers
-from pipelines.ingestion.worker import (
-    Worker,
-    WorkerPool,
-    default_worker_id,
-    start_inprocess_workers,
-)
+from pipelines.ingestion.pool import WorkerPool, start_inprocess_workers
+from pipelines.ingestion.worker import Worker, default_worker_id
 
 __all__ = [
     "JOB_STATUSES",
     "TERMINAL_STATUSES",
     "CleanupUnavailable",
+    "IngestObserver",
     "Job",
     "RouterTextCleaner",
     "Submission",
@@ -52,6 +53,7 @@ __all__ = [
     "list_jobs",
     "list_pages",
     "own_providers",
+    "queue_depth",
     "start_inprocess_workers",
     "submit_document",
     "wait_for_job",

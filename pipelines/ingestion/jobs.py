@@ -23,13 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ingest import store
 from ingest.corpus import ChunkRow, Document, Page
 from ingest.sniff import sniff
+from ingest.storable import storable_text
 from ingest.store import Counted
 from ingest.types import Limits
 from pipelines.errors import DocumentNotFound, JobNotFound, JobWaitTimeout
@@ -97,9 +98,11 @@ def submit_document(
 
     Raises `IngestError` (4xx) for empty, unsupported or oversized input before storing
     anything. Two concurrent identical uploads end with one document: the loser of the
-    unique-constraint race returns the winner's document with `created=False`. Commits.
+    unique-constraint race returns the winner's document with `created=False`. The file name
+    is made storable (`ingest.storable`): a client may send any characters in one. Commits.
     """
     sniffed = sniff(data, filename, limits)
+    filename = storable_text(filename)
     digest = hashlib.sha256(data).hexdigest()
     for _ in range(3):
         existing = store.find_by_sha256(
@@ -207,6 +210,17 @@ def list_jobs(
     return store.list_newest(session, Job, tenant=tenant,
                              equal={"document_id": document_id, "status": status},
                              limit=limit, offset=offset)
+
+
+def queue_depth(session: Session) -> dict[str, int]:
+    """How many jobs are `queued` and `running` right now, over every tenant (what the
+    ingestion metrics report as the queue's depth)."""
+    counts = dict.fromkeys(("queued", "running"), 0)
+    rows = session.execute(
+        select(Job.status, func.count()).where(Job.status.in_(counts)).group_by(Job.status)
+    )
+    counts.update({status: int(count) for status, count in rows})
+    return counts
 
 
 def wait_for_job(

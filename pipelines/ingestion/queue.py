@@ -11,6 +11,7 @@ Lock order is always document → job, the same order as a document DELETE's cas
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from ingest import store
 from ingest.pipeline import IngestResult
+from ingest.processing_log import processing_log
 from pipelines.ingestion.job_table import Job
 
 _CLAIM = text(
@@ -83,7 +85,9 @@ def _lock_document(session: Session, job: Claimed) -> bool:
 
 
 def finish(session: Session, *, job: Claimed, worker_id: str, result: IngestResult) -> bool:
-    """Write pages and chunks, mark the document ready and the job succeeded, atomically.
+    """Write pages, chunks, page warnings and the processing log, mark the document ready and
+    the job succeeded, atomically. `result.timings` gains "storing": the seconds the writes
+    took, up to the commit.
 
     Returns False, writing nothing, when the job is no longer ours or the document is gone.
     """
@@ -109,13 +113,18 @@ def finish(session: Session, *, job: Claimed, worker_id: str, result: IngestResu
     if document is None or won is None:
         session.rollback()
         return False
+    started = time.perf_counter()
     store.write_corpus(
         session,
         document=document,
         pages=result.pages,
         chunks=result.chunks,
         embeddings=result.embeddings,
+        warnings=result.warnings,
     )
+    result.timings["storing"] = time.perf_counter() - started
+    store.set_processing_log(session, tenant=job.tenant_id, document_id=document.id,
+                             log=processing_log(result).to_dict())
     session.commit()
     return True
 

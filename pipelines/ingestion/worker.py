@@ -6,7 +6,8 @@ transactions that double as cancellation points: when the job is no longer ours 
 over, or document deleted, which cascades to its jobs) or the worker is stopping, the pipeline
 stops between pages or batches. Content errors (`IngestError` with a 4xx status) fail the job and
 document at once; anything else is retried until `max_attempts`; a job whose workers died that
-often fails as `worker_lost`. `start_inprocess_workers` runs workers as threads of `serve`.
+often fails as `worker_lost`. Each final outcome goes to the `IngestObserver`.
+`pipelines.ingestion.pool` runs workers as threads of `serve`.
 """
 
 from __future__ import annotations
@@ -26,8 +27,11 @@ from sqlalchemy.orm import Session
 from ingest import store
 from ingest.errors import IngestError
 from ingest.pipeline import IngestContext, IngestResult, Stage, run_ingest
+from ingest.processing_log import processing_log
 from ingest.sniff import sniff
+from ingest.storable import storable_json
 from pipelines.ingestion import queue as job_queue
+from pipelines.ingestion.observer import IngestObserver, Unobserved
 from pipelines.ingestion.queue import Claimed
 
 log = logging.getLogger("lectern.worker")
@@ -119,7 +123,8 @@ class Worker:
     `context` is the shared `IngestContext` or a zero-argument factory for one (its
     `on_progress` is replaced per job). A claim survives `lease_seconds` without a heartbeat;
     the heartbeat runs every `heartbeat_interval` seconds (default: a third of the lease).
-    Several `Worker`s may share one session factory and context, each in its own thread.
+    Several `Worker`s may share one session factory, context and `observer` (told of every
+    job that ends), each in its own thread.
     """
 
     def __init__(
@@ -132,6 +137,7 @@ class Worker:
         poll_interval: float = 0.5,
         heartbeat_interval: float | None = None,
         progress_interval: float = 0.25,
+        observer: IngestObserver | None = None,
     ) -> None:
         self.session_factory = session_factory
         self._context = context
@@ -140,6 +146,7 @@ class Worker:
         self.poll_interval = poll_interval
         self.heartbeat_interval = heartbeat_interval or lease_seconds / 3
         self.progress_interval = progress_interval
+        self.observer: IngestObserver = observer or Unobserved()
         self.stopping = threading.Event()
 
     def context(self) -> IngestContext:
@@ -214,86 +221,34 @@ class Worker:
                 time.perf_counter() - started,
                 {stage: round(seconds, 3) for stage, seconds in result.timings.items()},
             )
+            self.observer.job_finished(status="succeeded", code=None, log=processing_log(result))
 
     def _ingest(self, job: Claimed, data: bytes, filename: str, lease: _Lease) -> IngestResult:
-        """Run the pipeline and store its result; `timings` gains "storing"."""
+        """Run the pipeline and store its result; `timings` gains "storing" (see `finish`)."""
         base = self.context()
         sniffed = sniff(data, filename, base.limits)
         result = run_ingest(data, sniffed, replace(base, on_progress=lease.progress))
         lease.progress("storing", len(result.pages), len(result.pages))
-        started = time.perf_counter()
         with self.session_factory() as session:
             if not job_queue.finish(session, job=job, worker_id=self.worker_id, result=result):
                 raise JobLost(str(job.id))
-        result.timings["storing"] = time.perf_counter() - started
         return result
 
     def _fail(self, job: Claimed, code: str, message: str, details: dict[str, Any]) -> None:
-        error = {"code": code, "message": message, "details": details}
+        # Messages and details may quote the document (or a library reading it): storable.
+        error = storable_json({"code": code, "message": message, "details": details})
         with self.session_factory() as session:
             if job_queue.fail(session, job=job, worker_id=self.worker_id, error=error):
                 log.info("job %s: failed (%s: %s)", job.id, code, message)
+                self.observer.job_finished(status="failed", code=code, log=None)
 
     def _retry_or_fail(self, job: Claimed, code: str, exc: Exception) -> None:
         message = f"{type(exc).__name__}: {exc}"[:1000]
         if job.attempts >= job.max_attempts:
             self._fail(job, code, message, {"attempts": job.attempts})
             return
-        error = {"code": code, "message": message, "details": {"attempt": job.attempts}}
+        error = storable_json({"code": code, "message": message,
+                               "details": {"attempt": job.attempts}})
         with self.session_factory() as session:
             if job_queue.requeue(session, job=job, worker_id=self.worker_id, error=error):
                 log.info("job %s: attempt %d failed, re-queued", job.id, job.attempts)
-
-
-class WorkerPool:
-    """Worker threads sharing a stop event; `stop()` releases their current jobs and joins."""
-
-    def __init__(self, workers: list[Worker]) -> None:
-        self.stop_event = threading.Event()
-        self.workers = workers
-        self.threads = [
-            threading.Thread(target=w.run, args=(self.stop_event,), name=w.worker_id, daemon=True)
-            for w in workers
-        ]
-
-    def start(self) -> WorkerPool:
-        """Start every worker thread."""
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def stop(self, timeout: float = 30.0) -> bool:
-        """Ask workers to stop, wait up to `timeout` seconds; True if all threads ended."""
-        self.stop_event.set()
-        deadline = time.monotonic() + timeout
-        for thread in self.threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        return not any(thread.is_alive() for thread in self.threads)
-
-    def __enter__(self) -> WorkerPool:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def start_inprocess_workers(
-    session_factory: SessionFactory,
-    context: ContextSource,
-    *,
-    count: int = 1,
-    name: str = "inprocess",
-    **worker_options: Any,
-) -> WorkerPool:
-    """Start `count` worker threads in this process (what `serve` uses); call `.stop()` at exit.
-
-    `worker_options` go to `Worker` (lease_seconds, poll_interval, ...). A job a thread is
-    running at shutdown goes back to the queue at its next progress point, attempt not spent.
-    """
-    workers = [
-        Worker(
-            session_factory, context, worker_id=default_worker_id(f"{name}-{i}"), **worker_options
-        )
-        for i in range(count)
-    ]
-    return WorkerPool(workers).start()
