@@ -7,7 +7,9 @@
 - `bench.query`: query-side latency: search at 100k chunks, overhead to first token, 200
   concurrent streams (also through `lectern serve --workers N`);
 - `bench.extract`: receipt extraction on SROIE, scored per field;
-- `bench.ocr`: OCR quality (character error rate, key fields found) on SROIE and its cost.
+- `bench.ocr`: OCR quality (character error rate, key fields found) on SROIE and its cost;
+- `bench.sample_corpus`: every real document of `pdf-samples` and FinanceBench through the
+  job path, and how each one ended (ready, or which content error).
 
 The other modules are their shared parts. Every script prints its figures and writes them as
 JSON to `bench/results/<name>.json`.
