@@ -26,6 +26,7 @@ from app.db.engine import (
     session_factory,
     upgrade,
 )
+from app.ingest_metrics import IngestMetrics, QueueDepth
 from app.search_metrics import SearchGateMetrics
 from app.settings import Settings, SettingsError
 from ingest.cleanup import TextCleaner
@@ -65,6 +66,8 @@ class Container:
     prompts: PromptRegistry
     answer_cache: AnswerCache  # purged on a schedule by `app.serving.ingestion_threads`
     metrics_registry: CollectorRegistry  # served at /metrics
+    ingest_metrics: IngestMetrics  # the ingestion workers' observer (`IngestObserver`)
+    queue_depth: QueueDepth  # the ingestion queue, counted at each /metrics scrape
     ocr_pool: OcrPool | None = None
     cleaner: TextCleaner | None = None
     search_gate: SearchGate = field(default_factory=SearchGate)
@@ -166,11 +169,14 @@ def build_container(
         check_embedding_dimension(loaded, settings)
         llm = build_llm(engine, os.environ, config_file=settings.llm.config_file, config=llm_config,
                         providers=llm_providers)
+        sessions = session_factory(engine)
+        queue_depth = QueueDepth(sessions)
+        llm.registry.register(queue_depth)
         return Container(
             settings=settings,
             database_url=database_url,
             engine=engine,
-            session_factory=session_factory(engine),
+            session_factory=sessions,
             embedder=loaded,
             limits=limits_from(settings),
             llm_config=llm.config,
@@ -178,6 +184,8 @@ def build_container(
             prompts=llm.prompts,
             answer_cache=llm.cache,
             metrics_registry=llm.registry,
+            ingest_metrics=IngestMetrics(llm.registry),
+            queue_depth=queue_depth,
             cleaner=llm.cleaner,
             ocr_pool=_start_ocr_pool(settings) if with_ocr else None,
             search_gate=SearchGate(settings.search.concurrency,

@@ -21,6 +21,41 @@ T = TypeVar("T")
 RowT = TypeVar("RowT", bound=Base)
 
 
+class PageWarningOut(BaseModel):
+    """Something that went wrong on one page: an error object plus its `page`; `failed` means
+    the page has no text because of it (the rest of the document was read)."""
+
+    page: int
+    code: str
+    message: str
+    details: dict[str, Any]
+    failed: bool
+
+
+class PagesByMethod(BaseModel):
+    """Pages read from the text layer, by OCR, and pages that failed to be read."""
+
+    text: int
+    ocr: int
+    failed: int
+
+
+class ProcessingLogOut(BaseModel):
+    """What ingesting the document took and found, written when its job succeeded."""
+
+    stage_seconds: dict[str, float] = Field(
+        description="wall seconds per stage: reading, ocr, cleanup, chunking, embedding, storing")
+    pages: PagesByMethod
+    ocr_mean_confidence: float | None = Field(
+        description="mean Tesseract word confidence (0-100) over the pages OCR read")
+    chars_removed: int = Field(
+        description="NUL, other control characters and lone surrogates removed from the text")
+    running_lines_dropped: int = Field(
+        description="repeats of running headers and footers left out of the chunks")
+    warnings: int
+    chunks: int
+
+
 class DocumentOut(BaseModel):
     """One uploaded document; `status` is processing, ready or failed."""
 
@@ -36,6 +71,8 @@ class DocumentOut(BaseModel):
     page_count: int | None
     chunk_count: int | None
     error: dict[str, Any] | None
+    warnings: list[PageWarningOut]
+    processing_log: ProcessingLogOut | None
     created_at: datetime
     updated_at: datetime
 
@@ -55,6 +92,9 @@ class DocumentOut(BaseModel):
             page_count=row.page_count,
             chunk_count=row.chunk_count,
             error=row.error,
+            warnings=[PageWarningOut.model_validate(w) for w in row.warnings or []],
+            processing_log=None if row.processing_log is None
+            else ProcessingLogOut.model_validate(row.processing_log),
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
@@ -129,7 +169,8 @@ class ChunkOut(BaseModel):
 
 
 class PageOut(BaseModel):
-    """One page's text, how it was read, and whether the LLM cleanup pass was applied."""
+    """One page's text, how it was read, and whether the LLM cleanup pass was applied; `error`
+    says why a page that failed to be read has no text."""
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -140,6 +181,7 @@ class PageOut(BaseModel):
     cleanup: str
     cleanup_reason: str | None
     ocr_confidence: float | None
+    error: dict[str, Any] | None
 
     @classmethod
     def of(cls, row: Page) -> PageOut:

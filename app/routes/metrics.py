@@ -3,10 +3,11 @@
 Everything lives on the container's `CollectorRegistry` (never the global one): the LLM
 layer's collectors (`pipelines.llm.metrics`: attempt latency, time to first token, tokens and
 cost by provider/model/task, cache hits, provider errors, fallbacks, budget refusals, breaker
-state), the search gate's (`app.search_metrics`: searches waiting and running, time waited)
-and the HTTP ones here: request duration and time to the first response byte (for SSE,
-the first event: the pipeline's time to first token as a client sees it), by method, route
-template and status. Unauthenticated like `/healthz`: no label carries a tenant.
+state), the search gate's (`app.search_metrics`: searches waiting and running, time waited),
+ingestion's (`app.ingest_metrics`: jobs by final status, pages by method, stage seconds,
+queue depth) and the HTTP ones here: request duration and time to the first response byte
+(for SSE, the first event: the pipeline's time to first token as a client sees it), by
+method, route template and status. Unauthenticated like `/healthz`: no label carries a tenant.
 """
 
 from __future__ import annotations
@@ -98,7 +99,8 @@ def metrics(container: ContainerDep) -> Response:
     """Every collector of the container's registry, breaker states refreshed first.
 
     Under `serve --workers N` (`PROMETHEUS_MULTIPROC_DIR` set, see `app.serving.http_workers`) the
-    samples every process wrote there, added up, gauges by their `multiprocess_mode`.
+    samples every process wrote there, added up, gauges by their `multiprocess_mode`, and the
+    ingestion queue's depth as the jobs table has it now.
     """
     llm = container.llm_router
     for provider in llm.providers:
@@ -107,4 +109,5 @@ def metrics(container: ContainerDep) -> Response:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()  # fresh, so nothing else registers into it
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        registry.register(container.queue_depth)  # read from the database, not from files
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,7 +1,8 @@
 """Running ingestion workers from a `Container`: threads inside `serve`, or `lectern worker`.
 
 The workers themselves live in `pipelines.ingestion.worker`; this module only hands them the
-container's session factory and ingest context with the settings' concurrency and lease.
+container's session factory, ingest context and ingestion metrics (their observer) with the
+settings' concurrency and lease.
 Next to them it runs the process's housekeeping, the answer cache's purge of expired rows
 (`LECTERN_CACHE_PURGE_SECONDS`): wherever ingestion workers run, once per server and never
 in each HTTP worker of `serve --workers N` (see `app.serving.periodic`).
@@ -57,6 +58,7 @@ def start_inprocess(container: Container, *, name: str = "inprocess") -> Inproce
         count=settings.workers.concurrency,
         name=name,
         lease_seconds=settings.workers.lease_seconds,
+        observer=container.ingest_metrics,
     )
     log.info("started %d ingestion worker thread(s)", settings.workers.concurrency)
     return InprocessWorkers(pool, start_cache_purge(container))
