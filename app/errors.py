@@ -1,10 +1,10 @@
 """Turn every error a request can meet into one JSON shape with the right HTTP status.
 
-The body is always `{"error": {"code", "message", "details"}}`. Domain errors (each package's
-base: `IngestError`, `PipelineError`, `RetrievalError`, `LLMError`, and `ApiError` for the
-HTTP layer's own refusals) carry their `code` and outward `http_status`; request validation
-becomes 422; Starlette's own 404/405/413 get the same shape. Unexpected exceptions are handled by
-`app.middleware.RequestContextMiddleware`, which answers 500 with the request id.
+The body is always `{"error": {"code", "message", "details"}}`. Errors raised on purpose are
+`core.LecternError`s (each package's base, and `ApiError` for the HTTP layer's own refusals):
+the handler reads their `code`, `message`, `details` and `http_status` and nothing else. Request
+validation becomes 422; Starlette's own 404/405/413 get the same shape. Unexpected exceptions
+are handled by `app.middleware.RequestContextMiddleware`, which answers 500 with the request id.
 """
 
 from __future__ import annotations
@@ -18,10 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ingest.errors import IngestError
-from pipelines.errors import PipelineError
-from pipelines.llm import LLMError
-from retrieval.errors import RetrievalError
+from core import LecternError
 
 logger = logging.getLogger("lectern.errors")
 
@@ -37,15 +34,21 @@ _STATUS_CODES = {
 }
 
 
-class ApiError(Exception):
-    """A refusal decided by the HTTP layer itself (auth, malformed form fields, ...)."""
+class ApiError(LecternError):
+    """A refusal decided by the HTTP layer itself (auth, malformed form fields, ...): its status
+    and code are given per refusal instead of per class."""
 
     def __init__(self, status: int, code: str, message: str, **details: Any) -> None:
-        super().__init__(message)
+        super().__init__(message, **details)
         self.http_status = status
         self.code = code
-        self.message = message
-        self.details: dict[str, Any] = details
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_api_error, (self.http_status, self.code, self.message, self.details))
+
+
+def _rebuild_api_error(status: int, code: str, message: str, details: dict[str, Any]) -> ApiError:
+    return ApiError(status, code, message, **details)
 
 
 class BodyTooLarge(StarletteHTTPException):
@@ -77,18 +80,14 @@ def error_response(
     return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
 
 
-DomainError = IngestError | PipelineError | RetrievalError | LLMError | ApiError
-DOMAIN_ERRORS = (IngestError, PipelineError, RetrievalError, LLMError, ApiError)
-
-
-def domain_error_response(exc: DomainError) -> JSONResponse:
+def domain_error_response(exc: LecternError) -> JSONResponse:
     """Render a package error with its own code, status and structured details."""
     headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
     return error_response(exc.http_status, exc.code, exc.message, exc.details, headers)
 
 
 async def _domain_handler(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DOMAIN_ERRORS)
+    assert isinstance(exc, LecternError)
     if exc.http_status >= 500:
         logger.error(
             "request failed: code=%s message=%s request_id=%s",
@@ -135,7 +134,6 @@ async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers above on `app`."""
-    for error_type in DOMAIN_ERRORS:
-        app.add_exception_handler(error_type, _domain_handler)
+    app.add_exception_handler(LecternError, _domain_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)

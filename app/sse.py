@@ -27,6 +27,7 @@ import anyio
 from sse_starlette import EventSourceResponse, JSONServerSentEvent, ServerSentEvent
 from starlette.types import Receive, Scope, Send
 
+from core import LecternError
 from pipelines.answer import TERMINAL_EVENTS, AnswerEvent
 
 log = logging.getLogger("lectern.sse")
@@ -59,10 +60,8 @@ async def answer_sse(events: AsyncIterator[AnswerEvent]) -> AsyncGenerator[Serve
             raise
         except Exception as exc:
             log.exception("answer stream failed")
-            code = getattr(exc, "code", None)
-            message = getattr(exc, "message", None)
-            if isinstance(code, str) and isinstance(message, str):
-                yield error_event(code, message)
+            if isinstance(exc, LecternError):
+                yield error_event(exc.code, exc.message)
             else:
                 yield error_event("internal_error", f"the answer failed: {type(exc).__name__}")
             return

@@ -1,50 +1,17 @@
-"""Errors of the ingest package: one base, structured details, and the outward HTTP status.
+"""Errors of the ingest package, under one base with structured details and the HTTP status.
 
 Every stage of `ingest` (sniffing, text layer, OCR, chunking, embedding, ...) raises a subclass of
 `IngestError`, so callers can turn any of them into the API error body
 `{"error": {"code": ..., "message": ..., "details": {...}}}` without knowing the stage.
-Errors survive pickling (they cross the OCR process pool), details included.
-
-`StructuredError` holds those mechanics once for every package: `retrieval` and `pipelines` base
-their own errors on it too (`pipelines.llm`, which imports nothing of the project, keeps its own).
+The mechanics (details, pickling across the OCR process pool) are `core.LecternError`'s.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from core import LecternError
 
 
-def _rebuild(cls: type[StructuredError], message: str, details: dict[str, Any]) -> StructuredError:
-    """Recreate an error on the far side of a process boundary (see `__reduce__` below)."""
-    return cls(message, **details)
-
-
-class StructuredError(Exception):
-    """What every package's error base shares: a message, JSON-friendly structured `details`, a
-    machine-readable `code`, the outward `http_status`, and pickling that keeps the details.
-
-    Not raised itself: each package subclasses it once (`IngestError`, `RetrievalError`,
-    `PipelineError`) and raises subclasses of that base. It lives here because `ingest` is the
-    package every other one may import.
-    """
-
-    code: str = "error"
-    http_status: int = 500
-
-    def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details: dict[str, Any] = details
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), self.message, self.details))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The body of an API error response for this error."""
-        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
-
-
-class IngestError(StructuredError):
+class IngestError(LecternError):
     """Base of every error raised by `ingest`; `details` holds JSON-friendly structured fields."""
 
     code = "ingest_error"

@@ -7,10 +7,10 @@ raised it. Not-found errors are 404 for rows of another tenant too: existence is
 
 from __future__ import annotations
 
-from ingest.errors import StructuredError
+from core import LecternError
 
 
-class PipelineError(StructuredError):
+class PipelineError(LecternError):
     """Base of every error raised by `pipelines`; `details` holds JSON-friendly fields."""
 
     code = "pipeline_error"

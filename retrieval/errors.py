@@ -8,10 +8,10 @@ Database errors are not translated: they are bugs or outages, not caller mistake
 
 from __future__ import annotations
 
-from ingest.errors import StructuredError
+from core import LecternError
 
 
-class RetrievalError(StructuredError):
+class RetrievalError(LecternError):
     """Base of every error raised by `retrieval`; `details` holds JSON-friendly fields."""
 
     code = "retrieval_error"

@@ -88,8 +88,7 @@ async def ask(body: AskBody, request: Request, container: ContainerDep, session:
     result = await collect(events)
     error = result["error"]
     if error is not None:
-        status = 402 if error["code"] == "budget_exceeded" else 502
         details = {**error["details"], "partial_answer": result["answer"],
                    "meta": result["meta"], "sources": result["sources"]}
-        return error_response(status, error["code"], error["message"], details)
+        return error_response(result["error_status"], error["code"], error["message"], details)
     return JSONResponse(result)

@@ -131,7 +131,8 @@ class Done:
 @dataclass(frozen=True)
 class AnswerError:
     """The answer broke; `partial_text` was already streamed as tokens. `cost_usd` is what the
-    request spent (null when unknown)."""
+    request spent (null when unknown). `http_status` is the error's outward status, for a door
+    that answers the whole result at once; it is not part of the event's data."""
 
     name: ClassVar[str] = "error"
     code: str
@@ -139,10 +140,12 @@ class AnswerError:
     details: dict[str, Any] = field(default_factory=dict)
     partial_text: str = ""
     cost_usd: float | None = None
+    http_status: int = 502
 
     @classmethod
     def of(cls, error: LLMError, partial_text: str, cost_usd: float | None) -> AnswerError:
-        return cls(error.code, error.message, json_safe(error.details), partial_text, cost_usd)
+        return cls(error.code, error.message, json_safe(error.details), partial_text, cost_usd,
+                   error.http_status)
 
     def data(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "details": self.details,

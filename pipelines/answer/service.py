@@ -220,7 +220,8 @@ async def collect(events: AsyncIterator[AnswerEvent]) -> dict[str, Any]:
     """The whole answer as one JSON-friendly object (for `"stream": false`).
 
     Keys: meta, sources, answer (the joined tokens), usage, finish_reason, handovers, and
-    error (null unless the answer broke; `answer` then holds the partial text).
+    error (null unless the answer broke; `answer` then holds the partial text, and
+    `error_status` the error's outward HTTP status).
     """
     result: dict[str, Any] = {"meta": None, "sources": [], "answer": "", "usage": None,
                               "finish_reason": None, "handovers": [], "error": None}
@@ -235,6 +236,7 @@ async def collect(events: AsyncIterator[AnswerEvent]) -> dict[str, Any]:
                 result["finish_reason"] = event.finish_reason
             elif isinstance(event, AnswerError):
                 result["error"] = event.data()
+                result["error_status"] = event.http_status
             else:
                 result[event.name] = event.data()
     finally:

@@ -1,20 +1,17 @@
-"""Errors of the LLM layer: one base, structured fields, and the outward HTTP status."""
+"""Errors of the LLM layer, under `core.LecternError`: structured fields and the HTTP status."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from core import LecternError
 
-class LLMError(Exception):
+
+class LLMError(LecternError):
     """Base of every error raised by `pipelines.llm`."""
 
     code = "llm_error"
     http_status = 502
-
-    def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details: dict[str, Any] = details
 
 
 class ProviderError(LLMError):
