@@ -13,7 +13,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ingest.corpus import Base, ChunkRow, Document, Page
+from core import Base
+from ingest.corpus import ChunkRow, Document, Page
 from ingest.store import Counted
 from pipelines.ingestion import Job
 

@@ -18,7 +18,8 @@ from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from ingest.corpus import Base, ChunkRow, Document, DocumentFile, Page
+from core import Base
+from ingest.corpus import ChunkRow, Document, DocumentFile, Page
 from ingest.types import Chunk, CleanPage, PageWarning, Sniffed
 
 SECTION_JOINER = " > "

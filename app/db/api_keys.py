@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ingest.corpus import Base
+from core import Base
 
 
 class ApiKey(Base):

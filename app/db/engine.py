@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 import migrations
+from app.db.schema import schema_metadata
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,7 @@ def alembic_config(url: str) -> Config:
     config = Config(str(directory / "alembic.ini"))
     config.set_main_option("script_location", str(directory).replace("%", "%%"))
     config.attributes["url"] = normalise_database_url(url)
+    config.attributes["target_metadata"] = schema_metadata()
     return config
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import DateTime, ForeignKey, Index, Integer, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ingest.corpus import Base
+from core import Base
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed")
 

@@ -1,7 +1,7 @@
 """PostgreSQL tables of the LLM layer: cost ledger, budget reservations, answer cache.
 
-They live in their own `DeclarativeBase` (pipelines/llm imports nothing else of the project),
-with the same constraint naming convention the migrations spell out by hand.
+They are declared on `core.Base` like every other table (pipelines/llm imports nothing of the
+project but `core`), with the constraint naming convention the migrations spell out by hand.
 """
 
 from __future__ import annotations
@@ -17,32 +17,21 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
-    MetaData,
     Numeric,
     SmallInteger,
     Text,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from core import Base
 
 OUTCOMES = ("ok", "error", "fallback", "cancelled")
 USD = Numeric(14, 8, asdecimal=False)
 
 
-class LLMBase(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-class LLMCall(LLMBase):
+class LLMCall(Base):
     """One row per provider attempt or cache hit: the cost ledger behind budgets and /v1/usage."""
 
     __tablename__ = "llm_calls"
@@ -73,7 +62,7 @@ class LLMCall(LLMBase):
     error: Mapped[str | None] = mapped_column(Text)
 
 
-class LLMBudgetReservation(LLMBase):
+class LLMBudgetReservation(Base):
     """Estimated cost held for a call in flight; deleted when the call is settled."""
 
     __tablename__ = "llm_budget_reservations"
@@ -89,7 +78,7 @@ class LLMBudgetReservation(LLMBase):
     )
 
 
-class LLMAnswerCache(LLMBase):
+class LLMAnswerCache(Base):
     """Cached answers, per tenant, keyed by `cache.cache_key(...)`."""
 
     __tablename__ = "llm_answer_cache"

@@ -1,0 +1,25 @@
+"""The models' view of the whole schema: `core.Base.metadata` with every table registered.
+
+Each package declares its tables on `core.Base`; importing the modules that hold them fills
+the one `MetaData`. Alembic's environment receives it as `target_metadata` (so `alembic check`
+and autogenerate diffs work for developers), and a test compares it with the migrated schema,
+so a model can never silently drift from the hand-written migrations.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+import ingest.corpus
+import pipelines.ingestion
+import pipelines.llm
+from app.db import api_keys
+from core import Base
+
+TABLE_MODULES = (ingest.corpus, pipelines.ingestion, pipelines.llm, api_keys)
+"""The modules whose import registers every table (the corpus, jobs, the LLM layer, keys)."""
+
+
+def schema_metadata() -> MetaData:
+    """The `MetaData` of every lectern table, as the models declare them."""
+    return Base.metadata
