@@ -186,12 +186,17 @@ def chunk_stage(pages: list[CleanPage], ctx: IngestContext) -> list[Chunk]:
 
 
 def embed_stage(chunks: list[Chunk], pages_total: int, ctx: IngestContext) -> list[list[float]]:
-    """One vector per chunk (of its heading-prefixed `embed_text`), in batches."""
+    """One vector per chunk (of its heading-prefixed `embed_text`), in batches.
+
+    Embedding is most of a digital document's time, so progress counts the pages whose chunks
+    are all embedded (chunks are in page order), batch by batch, instead of standing still.
+    """
     vectors: list[list[float]] = []
     for start in range(0, len(chunks), ctx.embed_batch):
-        ctx.on_progress("embedding", pages_total, pages_total)
+        ctx.on_progress("embedding", chunks[start].page_start - 1, pages_total)
         batch = chunks[start : start + ctx.embed_batch]
         vectors.extend(ctx.embedder.embed([chunk.embed_text for chunk in batch]))
+    ctx.on_progress("embedding", pages_total, pages_total)
     if len(vectors) != len(chunks):
         raise RuntimeError(f"embedder returned {len(vectors)} vectors for {len(chunks)} chunks")
     return vectors

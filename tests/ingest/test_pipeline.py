@@ -138,6 +138,19 @@ def test_embedding_is_batched() -> None:
     assert embedder.calls[0][0] == result.chunks[0].embed_text  # heading-prefixed text
 
 
+def test_embedding_progress_counts_pages_whose_chunks_are_embedded() -> None:
+    events: list[Event] = []
+    data = (SAMPLES / "digital-report.pdf").read_bytes()
+    ctx = IngestContext(embedder=HashEmbedder(), embed_batch=1,
+                        on_progress=lambda stage, done, total: events.append((stage, done, total)))
+    result = run_ingest(data, sniff(data, "r.pdf", Limits()), ctx)
+    total = len(result.pages)
+    done = [d for stage, d, _ in events if stage == "embedding"]
+    assert total > 1 and done[0] == 0 and done[-1] == total
+    assert done == sorted(done)  # it only moves forward
+    assert len(set(done)) == total + 1  # every page count from 0 to the total is reported
+
+
 @pytest.fixture(scope="module")
 def minilm() -> SentenceTransformerEmbedder:
     return load_real_embedder()  # one model per test process, shared with the embedding tests
