@@ -3,8 +3,11 @@
 The body is always `{"error": {"code", "message", "details"}}`. Errors raised on purpose are
 `core.LecternError`s (each package's base, and `ApiError` for the HTTP layer's own refusals):
 the handler reads their `code`, `message`, `details` and `http_status` and nothing else. Request
-validation becomes 422; Starlette's own 404/405/413 get the same shape. Unexpected exceptions
-are handled by `app.middleware.RequestContextMiddleware`, which answers 500 with the request id.
+validation becomes 422; Starlette's own 404/405/413 get the same shape. A database that cannot
+be reached (a lost or refused connection, an exhausted pool: `core.is_database_unavailable`),
+on any route, is 503 `database_unavailable` with `Retry-After` and nothing of the server in
+the body. Other exceptions, query errors included, are handled by
+`app.middleware.RequestContextMiddleware`, which answers 500 with the request id.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core import LecternError
+from core import DatabaseUnavailable, LecternError, is_database_unavailable
 
 logger = logging.getLogger("lectern.errors")
 
@@ -81,9 +86,16 @@ def error_response(
 
 
 def domain_error_response(exc: LecternError) -> JSONResponse:
-    """Render a package error with its own code, status and structured details."""
-    headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
-    return error_response(exc.http_status, exc.code, exc.message, exc.details, headers)
+    """Render a package error with its own code, status and structured details; a 401 says
+    how to authenticate, and an error whose details carry `retry_after_s` (whole seconds)
+    gives it as `Retry-After`."""
+    headers = {}
+    if exc.http_status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    retry_after = exc.details.get("retry_after_s")
+    if isinstance(retry_after, int):
+        headers["Retry-After"] = str(retry_after)
+    return error_response(exc.http_status, exc.code, exc.message, exc.details, headers or None)
 
 
 async def _domain_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -96,6 +108,19 @@ async def _domain_handler(request: Request, exc: Exception) -> JSONResponse:
             getattr(request.state, "request_id", None),
         )
     return domain_error_response(exc)
+
+
+async def _database_handler(request: Request, exc: Exception) -> JSONResponse:
+    """503 for an unreachable database; any other database error is raised on, to the 500
+    catch-all, as before."""
+    if not is_database_unavailable(exc):
+        raise exc
+    logger.warning(
+        "request failed: code=database_unavailable cause=%s request_id=%s",
+        type(exc).__name__,
+        getattr(request.state, "request_id", None),
+    )
+    return domain_error_response(DatabaseUnavailable())
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -135,5 +160,7 @@ async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers above on `app`."""
     app.add_exception_handler(LecternError, _domain_handler)
+    app.add_exception_handler(SQLAlchemyError, _database_handler)
+    app.add_exception_handler(psycopg.Error, _database_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)

@@ -2,7 +2,8 @@
 
 Checks: the process answers, the database answers `SELECT 1`, and the embedding model is
 loaded with the dimension the corpus table stores. 200 when all pass, otherwise 503 naming
-the failed check. The model is not run here: a health probe must not queue behind a worker
+the failed check; the database check says `"status": "unavailable"` while the database cannot
+be reached. The model is not run here: a health probe must not queue behind a worker
 that is embedding a large batch.
 """
 
@@ -15,18 +16,23 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from app.deps import ContainerDep
+from core import is_database_unavailable
 from ingest.corpus import EMBEDDING_DIMENSION
 
 router = APIRouter(tags=["health"])
 
 
 def _check_database(container: ContainerDep) -> dict[str, Any]:
+    """`status` "unavailable" while the database cannot be reached (see
+    `core.is_database_unavailable`), "error" when it answers but `SELECT 1` fails; only the
+    error's type is shown, never its message (it names the server's socket or host)."""
     try:
         with container.engine.connect() as connection:
             connection.execute(text("SELECT 1")).scalar_one()
     except Exception as exc:
-        return {"ok": False, "error": f"{type(exc).__name__}: {exc}".splitlines()[0]}
-    return {"ok": True}
+        status = "unavailable" if is_database_unavailable(exc) else "error"
+        return {"ok": False, "status": status, "error": type(exc).__name__}
+    return {"ok": True, "status": "ok"}
 
 
 def _check_embedder(container: ContainerDep) -> dict[str, Any]:
