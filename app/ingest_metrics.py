@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy.orm import Session
 
+from core import is_database_unavailable
 from ingest.processing_log import ProcessingLog
 from pipelines import ingestion
 from pipelines.ingestion import IngestObserver
@@ -78,8 +79,9 @@ class QueueDepth:
         try:
             with self._sessions() as session:
                 counts = ingestion.queue_depth(session)
-        except Exception:  # a scrape must not fail because the database does
-            log.warning("ingestion queue depth unavailable", exc_info=True)
+        except Exception as exc:  # a scrape must not fail because the database does
+            log.warning("ingestion queue depth unavailable (%s)", type(exc).__name__,
+                        exc_info=not is_database_unavailable(exc))
             counts = {}
         for status, jobs in counts.items():
             gauge.add_metric([status], jobs)

@@ -12,38 +12,46 @@ import logging
 import threading
 from collections.abc import Callable
 
+from core import Backoff, FailureStreak
+
 log = logging.getLogger("lectern.periodic")
 
 
 class Periodic:
     """Calls `task` once at `start()` and then every `interval_s` seconds until `stop()`.
 
-    A call that raises is logged and the schedule goes on: the next call may succeed (a
-    database restart, say). Calls never overlap; the interval is counted from the end of one
-    call to the start of the next.
+    A call that raises is tried again sooner, after `backoff`'s delay (default 0.5 s doubling
+    up to 30 s, never longer than the interval): the next call may succeed (a database
+    restart, say). A run of failures is logged twice, when it starts (one line for an
+    unavailable database, else the traceback) and when a call works again. Calls never
+    overlap; the wait is counted from the end of one call to the start of the next.
     """
 
-    def __init__(self, name: str, task: Callable[[], object], interval_s: float) -> None:
+    def __init__(self, name: str, task: Callable[[], object], interval_s: float, *,
+                 backoff: Backoff | None = None) -> None:
         if interval_s <= 0:
             raise ValueError(f"{name}: the interval must be positive, not {interval_s}")
         self.name = name
         self.interval_s = interval_s
         self._task = task
+        cap = min(30.0, interval_s)
+        self.failures = FailureStreak(name, log, backoff or Backoff(min(0.5, cap), cap))
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
-    def tick(self) -> None:
-        """Call the task once now, logging (not raising) what it raises."""
+    def tick(self) -> float:
+        """Call the task once now, logging (not raising) what it raises; return the seconds
+        until the next call: the interval, or after a failure the backoff's shorter delay."""
         try:
             self._task()
-        except Exception:
-            log.warning("%s failed; next try in %.0f s", self.name, self.interval_s,
-                        exc_info=True)
+        except Exception as exc:
+            return min(self.interval_s, self.failures.failed(exc))
+        self.failures.succeeded()
+        return self.interval_s
 
     def _run(self) -> None:
         while not self._stopping.is_set():
-            self.tick()
-            self._stopping.wait(self.interval_s)
+            self._stopping.wait(self.tick())
 
     def start(self) -> Periodic:
         """Start the thread (its first call runs at once); returns self."""

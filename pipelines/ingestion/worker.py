@@ -6,7 +6,10 @@ transactions that double as cancellation points: when the job is no longer ours 
 over, or document deleted, which cascades to its jobs) or the worker is stopping, the pipeline
 stops between pages or batches. Content errors (`IngestError` with a 4xx status) fail the job and
 document at once; anything else is retried until `max_attempts`; a job whose workers died that
-often fails as `worker_lost`. Each final outcome goes to the `IngestObserver`.
+often fails as `worker_lost`. Each final outcome goes to the `IngestObserver`. While the
+database is unreachable the worker backs off (0.5 s doubling to 30 s, with jitter) and logs
+one line when it starts failing and one when it works again; a job whose connection was lost
+is left to its lease, and claimed again once it expires.
 `pipelines.ingestion.pool` runs workers as threads of `serve`.
 """
 
@@ -24,6 +27,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from core import Backoff, FailureStreak, is_database_unavailable
 from ingest import store
 from ingest.errors import IngestError
 from ingest.pipeline import IngestContext, IngestResult, Stage, run_ingest
@@ -92,8 +96,9 @@ class _Lease:
                 if not self._renew():
                     log.warning("job %s: lease lost", self._job.id)
                     return
-            except Exception:  # a database blip: the next beat may succeed
-                log.warning("job %s: lease renewal failed", self._job.id, exc_info=True)
+            except Exception as exc:  # a database blip: the next beat may succeed
+                log.warning("job %s: lease renewal failed (%s)", self._job.id,
+                            type(exc).__name__, exc_info=not is_database_unavailable(exc))
 
     def progress(self, stage: Stage, done: int, total: int | None) -> None:
         """Record progress (throttled; stage changes and completion always written).
@@ -124,7 +129,8 @@ class Worker:
     `on_progress` is replaced per job). A claim survives `lease_seconds` without a heartbeat;
     the heartbeat runs every `heartbeat_interval` seconds (default: a third of the lease).
     Several `Worker`s may share one session factory, context and `observer` (told of every
-    job that ends), each in its own thread.
+    job that ends), each in its own thread. `backoff` paces the retries while claiming or
+    finishing jobs fails (default: 0.5 s doubling up to 30 s, ±20 % jitter).
     """
 
     def __init__(
@@ -138,6 +144,7 @@ class Worker:
         heartbeat_interval: float | None = None,
         progress_interval: float = 0.25,
         observer: IngestObserver | None = None,
+        backoff: Backoff | None = None,
     ) -> None:
         self.session_factory = session_factory
         self._context = context
@@ -148,6 +155,7 @@ class Worker:
         self.progress_interval = progress_interval
         self.observer: IngestObserver = observer or Unobserved()
         self.stopping = threading.Event()
+        self.failures = FailureStreak(f"worker {self.worker_id}", log, backoff)
 
     def context(self) -> IngestContext:
         """The ingest context for the next job."""
@@ -170,15 +178,20 @@ class Worker:
         return True
 
     def run(self, stop: threading.Event | None = None) -> None:
-        """Process jobs until `stop` (or `self.stopping`) is set; a current job is released."""
+        """Process jobs until `stop` (or `self.stopping`) is set; a current job is released.
+
+        A failure to claim or finish (the database is unreachable, say) keeps the worker alive:
+        it waits `self.failures`' backoff before trying again, logging the streak's start and end.
+        """
         if stop is not None:
             self.stopping = stop
         while not self.stopping.is_set():
             try:
                 busy = self.run_once()
-            except Exception:  # e.g. the database is unreachable: keep the worker alive
-                log.exception("worker %s: error while claiming or finishing", self.worker_id)
-                busy = False
+            except Exception as exc:
+                self.stopping.wait(self.failures.failed(exc))
+                continue
+            self.failures.succeeded()
             if not busy:
                 self.stopping.wait(self.poll_interval)
 
@@ -210,6 +223,8 @@ class Worker:
             else:
                 self._retry_or_fail(job, exc.code, exc)
         except Exception as exc:
+            if is_database_unavailable(exc):  # nothing can be written; the lease will expire
+                raise
             log.exception("job %s: unexpected error", job.id)
             self._retry_or_fail(job, "internal_error", exc)
         else:
