@@ -1,6 +1,7 @@
 """The composition root: the one place that turns `Settings` into concrete objects.
 
-`build_container(settings)` starts (or reuses) the database, loads the embedding model once,
+`build_container(settings)` starts (or reuses) the database (and, when it is the embedded
+server, a supervisor that restarts it if it dies), loads the embedding model once,
 starts the OCR process pool, and returns a `Container` that the app factory, the in-process
 worker and the CLI share. Everything below `app` receives these objects as arguments and never
 reads settings. Tests build their own `Container` (see `tests/e2e/conftest.py`).
@@ -26,6 +27,7 @@ from app.db.engine import (
     session_factory,
     upgrade,
 )
+from app.db.supervisor import DatabaseSupervisor
 from app.ingest_metrics import IngestMetrics, QueueDepth
 from app.search_metrics import SearchGateMetrics
 from app.settings import Settings, SettingsError
@@ -49,10 +51,11 @@ log = logging.getLogger("lectern.container")
 class Container:
     """Everything a request handler or worker needs, built once per process.
 
-    `database` is set only when this process started the embedded PostgreSQL; `close()`
-    then releases it. `ocr_pool` is None for processes that never read pages (an API-only
-    `serve --no-worker`). `cleaner` is the LLM repair pass for OCR pages: None until an LLM
-    is configured, and the pass is then recorded as skipped.
+    `database` is set only when this process started the embedded PostgreSQL, and then
+    `supervisor` restarts it when it dies; `close()` stops the one and releases the other.
+    `ocr_pool` is None for processes that never read pages (an API-only `serve --no-worker`).
+    `cleaner` is the LLM repair pass for OCR pages: None until an LLM is configured, and the
+    pass is then recorded as skipped.
     """
 
     settings: Settings
@@ -72,6 +75,7 @@ class Container:
     cleaner: TextCleaner | None = None
     search_gate: SearchGate = field(default_factory=SearchGate)
     database: EmbeddedDatabase | None = None
+    supervisor: DatabaseSupervisor | None = None
     _closed: bool = field(default=False, repr=False)
 
     def ingest_context(self) -> IngestContext:
@@ -91,6 +95,8 @@ class Container:
         self.search_gate.close()
         getattr(self.cleaner, "close", lambda: None)()
         self.engine.dispose()
+        if self.supervisor is not None:
+            self.supervisor.stop()
         if self.database is not None:
             self.database.close()
         log.info("container closed in %.1fs", time.perf_counter() - started)
@@ -158,10 +164,13 @@ def build_container(
     `SettingsError` when the embedding model's dimension does not match the schema's.
     """
     database: EmbeddedDatabase | None = None
+    supervisor: DatabaseSupervisor | None = None
     if database_url is None:
         database_url, database = start_database(settings)
     engine: Engine | None = None
     try:
+        if database is not None:
+            supervisor = DatabaseSupervisor(database).start()
         if migrate:
             upgrade(database_url)
         engine = make_engine(database_url)
@@ -191,10 +200,13 @@ def build_container(
             search_gate=SearchGate(settings.search.concurrency,
                                    observer=SearchGateMetrics(llm.registry)),
             database=database,
+            supervisor=supervisor,
         )
     except BaseException:
         if engine is not None:
             engine.dispose()
+        if supervisor is not None:
+            supervisor.stop()
         if database is not None:
             database.close()
         raise

