@@ -48,15 +48,22 @@ def normalise_database_url(url: str) -> str:
 
 
 
+CONNECT_TIMEOUT_S = 10
+"""How long a new connection may take: a server host that drops packets then fails the
+request (503) instead of holding it for the operating system's TCP timeout."""
+
+
 def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
-    """A pooled engine that checks connections before use (the server may have restarted)."""
+    """A pooled engine that recovers from a database restart by itself: connections are
+    checked before use (a failed check drops every older connection of the pool) and new
+    ones give up after `CONNECT_TIMEOUT_S`."""
     return sa.create_engine(
         normalise_database_url(url),
         pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_recycle=1800,
-        connect_args={"application_name": "lectern"},
+        connect_args={"application_name": "lectern", "connect_timeout": CONNECT_TIMEOUT_S},
     )
 
 

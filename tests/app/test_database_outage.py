@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from app.container import Container, build_container
-from app.db.engine import session_factory
+from app.db.engine import CONNECT_TIMEOUT_S, session_factory
 from app.deps import SessionDep
 from app.main import create_app
 from app.settings import Settings
@@ -150,3 +150,11 @@ def test_a_query_error_stays_a_500(
     assert response.status_code == 500, response.text
     assert response.json()["error"]["code"] == "internal_error"
     assert "Retry-After" not in response.headers
+
+
+def test_new_connections_give_up_after_the_connect_timeout(container: Container) -> None:
+    with container.engine.connect() as conn:
+        driver = conn.connection.dbapi_connection
+        assert driver is not None
+        parameters = driver.info.get_parameters()  # type: ignore[attr-defined]
+    assert parameters["connect_timeout"] == str(CONNECT_TIMEOUT_S)
