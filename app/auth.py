@@ -1,12 +1,23 @@
-"""API keys and the tenant of a request.
+"""API keys, whether a request needs one, and the tenant it acts for.
 
 A key is `lk_` followed by 32 random bytes in URL-safe base64. Only its SHA-256 hex digest is
 stored (plus a short display prefix), so a database leak does not leak usable keys, and a
 lookup is one indexed equality on the hash.
 
-Open mode: while no unrevoked key exists at all, every request belongs to the tenant
-`default` (a fresh install works with plain `curl`). As soon as one key exists, every request
-must carry `Authorization: Bearer <key>` with a valid, unrevoked key, or it gets 401.
+Authentication fails closed. `LECTERN_AUTH` (`AuthMode`) is `required`, `off`, or unset:
+
+- unset: off until the first key is created, required from then on. A revoked key stays in
+  the table as a row with `revoked_at`, so "a key was once created" is remembered and revoking
+  the last key never turns anonymous access back on;
+- `required`: every request needs a valid, unrevoked key, even before the first one exists;
+- `off`: a single-user local install, every request is tenant `default`. It is refused at
+  start-up once a key has been created (`check_auth_setting`): a variable left over in a unit
+  file must not silently open an install whose data belongs to tenants with keys, and whoever
+  can set it can as well create a key. A key created while such a server runs closes it all
+  the same, as if unset.
+
+With auth required, a request without `Authorization: Bearer <key>` of a valid, unrevoked
+key gets 401.
 """
 
 from __future__ import annotations
@@ -16,12 +27,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from fastapi import Request
-from sqlalchemy import exists, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.api_keys import ApiKey
 from app.errors import ApiError
+from app.settings import AuthMode, SettingsError
 
 KEY_PREFIX = "lk_"
 DEFAULT_TENANT = "default"
@@ -63,7 +74,10 @@ def create_key(session: Session, tenant: str, name: str = "") -> str:
 
 
 def revoke(session: Session, key_or_prefix: str) -> int:
-    """Revoke the key given in full or by its display prefix; return how many were revoked."""
+    """Revoke the key given in full or by its display prefix; return how many were revoked.
+
+    The row stays (with `revoked_at`): it is what keeps auth required once keys were used.
+    """
     condition = (
         ApiKey.key_hash == hash_key(key_or_prefix)
         if len(key_or_prefix) > _DISPLAY_PREFIX_LENGTH
@@ -89,9 +103,29 @@ def list_keys(session: Session, tenant: str | None = None) -> list[KeyInfo]:
     ]
 
 
-def auth_enabled(session: Session) -> bool:
-    """True once at least one unrevoked key exists."""
-    return bool(session.scalar(select(exists().where(ApiKey.revoked_at.is_(None)))))
+def keys_ever_created(session: Session) -> bool:
+    """True once any key has been created, revoked ones included."""
+    return session.scalar(select(ApiKey.id).limit(1)) is not None
+
+
+def auth_required(session: Session, mode: AuthMode | None) -> bool:
+    """Whether requests need a key under `mode` (see the module docstring): always when
+    `required`, otherwise as soon as a key has ever been created."""
+    return mode == "required" or keys_ever_created(session)
+
+
+def check_auth_setting(sessions: sessionmaker[Session], mode: AuthMode | None) -> None:
+    """Raise `SettingsError` when `LECTERN_AUTH=off` is set while keys have been created."""
+    if mode != "off":
+        return
+    with sessions() as session:
+        created = session.scalar(select(func.count()).select_from(ApiKey)) or 0
+    if created:
+        raise SettingsError(
+            f"LECTERN_AUTH=off, but {created} API key(s) have been created in this database, "
+            "so its data belongs to tenants with keys; lectern will not serve it without "
+            "them. Unset LECTERN_AUTH (keys are then required) or set LECTERN_AUTH=required."
+        )
 
 
 def tenant_for_key(session: Session, key: str) -> str | None:
@@ -103,25 +137,29 @@ def tenant_for_key(session: Session, key: str) -> str | None:
     )
 
 
-def _bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if not header:
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header value, else None."""
+    if not authorization:
         return None
-    scheme, _, token = header.partition(" ")
+    scheme, _, token = authorization.partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
-def resolve_tenant(request: Request, session: Session) -> str:
-    """The tenant a request acts for (see the module docstring); raises 401 `ApiError`."""
-    if not auth_enabled(session):
-        tenant = DEFAULT_TENANT
-    else:
-        token = _bearer_token(request)
+def authenticate(
+    sessions: sessionmaker[Session], mode: AuthMode | None, authorization: str | None
+) -> str:
+    """The tenant a request with this `Authorization` header acts for; raises 401 `ApiError`.
+
+    Uses a session of its own, closed before returning, so the request holds no pooled
+    connection for what comes after (a streamed answer, an upload being read).
+    """
+    with sessions() as session:
+        if not auth_required(session, mode):
+            return DEFAULT_TENANT
+        token = bearer_token(authorization)
         if token is None:
             raise ApiError(401, "unauthorized", "missing API key: send Authorization: Bearer <key>")
-        found = tenant_for_key(session, token)
-        if found is None:
-            raise ApiError(401, "unauthorized", "invalid or revoked API key")
-        tenant = found
-    request.state.tenant = tenant
+        tenant = tenant_for_key(session, token)
+    if tenant is None:
+        raise ApiError(401, "unauthorized", "invalid or revoked API key")
     return tenant

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.auth import check_auth_setting
 from app.container_llm import build_llm
 from app.db.embedded import EmbeddedDatabase
 from app.db.engine import (
@@ -161,7 +162,8 @@ def build_container(
     applies the migrations before anything else touches the schema; `embedder` lets a caller
     share one already-loaded model; `with_ocr=False` skips the OCR process pool; `llm_config`
     and `llm_providers` replace the LLM configuration and providers (tests). Raises
-    `SettingsError` when the embedding model's dimension does not match the schema's.
+    `SettingsError` when the embedding model's dimension does not match the schema's, or when
+    `LECTERN_AUTH=off` is set while API keys exist (`app.auth.check_auth_setting`).
     """
     database: EmbeddedDatabase | None = None
     supervisor: DatabaseSupervisor | None = None
@@ -174,11 +176,12 @@ def build_container(
         if migrate:
             upgrade(database_url)
         engine = make_engine(database_url)
+        sessions = session_factory(engine)
+        check_auth_setting(sessions, settings.auth.mode)
         loaded = embedder or load_embedder(settings)
         check_embedding_dimension(loaded, settings)
         llm = build_llm(engine, os.environ, config_file=settings.llm.config_file, config=llm_config,
                         providers=llm_providers)
-        sessions = session_factory(engine)
         queue_depth = QueueDepth(sessions)
         llm.registry.register(queue_depth)
         return Container(

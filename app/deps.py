@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
-from app.auth import resolve_tenant
+from app.auth import authenticate
 from app.container import Container
 
 
@@ -35,14 +35,13 @@ def get_session(container: ContainerDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_tenant(request: Request, session: SessionDep) -> str:
-    """The tenant of the request, from its API key (or `default` while no key exists).
-
-    The lookup's transaction ends here, so a streaming route doesn't hold a pooled connection
-    for the life of its response.
-    """
-    tenant = resolve_tenant(request, session)
-    session.rollback()
+def get_tenant(request: Request, container: ContainerDep) -> str:
+    """The tenant of the request, from its API key (or `default` while auth is off: see
+    `app.auth`); 401 without a valid key. The lookup uses a session of its own, so a streaming
+    route doesn't hold a pooled connection for the life of its response."""
+    tenant = authenticate(container.session_factory, container.settings.auth.mode,
+                          request.headers.get("authorization"))
+    request.state.tenant = tenant
     return tenant
 
 

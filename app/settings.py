@@ -1,6 +1,6 @@
 """Process settings for lectern, read from ``LECTERN_*`` environment variables.
 
-`Settings` holds one pydantic-settings group per concern (`database`, `web`, `llm`,
+`Settings` holds one pydantic-settings group per concern (`database`, `web`, `auth`, `llm`,
 `embedding`, `ingest`, `workers`, `search`, `log`); each group reads its own variables, under
 the names the README documents. Only the composition root calls :func:`load_settings`;
 everything below it receives plain values as arguments. Settings are validated once at
@@ -26,6 +26,7 @@ from retrieval.search import SEARCH_TIMEOUT_MS
 
 ENV_PREFIX = "LECTERN_"
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+AuthMode = Literal["off", "required"]
 PositiveInt = Annotated[int, Field(gt=0)]
 
 _ROOT_HOME = Path("/root")
@@ -135,6 +136,20 @@ class WebSettings(_Group):
     workers: PositiveInt = Field(default=1, validation_alias="LECTERN_WEB_WORKERS")
 
 
+class AuthSettings(_Group):
+    """Whether requests need an API key (`LECTERN_AUTH`): `off`, `required`, or None (unset:
+    off until the first key is created, required from then on; see `app.auth`)."""
+
+    mode: AuthMode | None = Field(default=None, validation_alias="LECTERN_AUTH")
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip().lower() or None
+        return value
+
+
 class LLMSettings(_Group):
     """The LLM configuration file (`LECTERN_CONFIG`; see docs/llm-config.md), and how often
     the process running the ingestion workers deletes expired answer-cache rows."""
@@ -213,6 +228,7 @@ class Settings(BaseModel):
 
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)

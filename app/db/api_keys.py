@@ -12,6 +12,9 @@ from core import Base
 
 
 class ApiKey(Base):
+    """One key of one tenant. Revoking sets `revoked_at` and keeps the row: that any row
+    exists is how lectern knows keys were once in use, so auth stays required (`app.auth`)."""
+
     __tablename__ = "api_keys"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

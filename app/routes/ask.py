@@ -14,12 +14,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.auth import resolve_tenant
-from app.deps import ContainerDep, SessionDep
+from app.deps import ContainerDep, SessionDep, TenantDep
 from app.errors import error_response
 from app.sse import AnswerEventSource
 from pipelines.answer import answer, collect
@@ -29,17 +28,6 @@ router = APIRouter(prefix="/v1", tags=["ask"])
 
 PING_INTERVAL_S = 15
 
-
-def released_tenant(request: Request, session: SessionDep) -> str:
-    """The request's tenant (as `TenantDep`), with the session's connection handed back to the
-    pool at once: the wait for retrieval and the model must not hold one, or a few hundred
-    concurrent streams exhaust the pool while queued for worker threads."""
-    tenant = resolve_tenant(request, session)
-    session.rollback()
-    return tenant
-
-
-ReleasedTenantDep = Annotated[str, Depends(released_tenant)]
 
 # The request fields `/v1/ask` and `/v1/search` share, with the same limits.
 QueryText = Annotated[str, Field(min_length=1, max_length=4000)]
@@ -77,7 +65,7 @@ def wants_sse(request: Request, body: AskBody) -> bool:
 
 @router.post("/ask", response_model=None)
 async def ask(body: AskBody, request: Request, container: ContainerDep, session: SessionDep,
-              tenant: ReleasedTenantDep) -> Response:
+              tenant: TenantDep) -> Response:
     """Answer from the tenant's documents: SSE events meta, sources, token…, usage, done."""
     events = await answer(
         session, tenant=tenant, question=body.to_question(), embedder=container.embedder,

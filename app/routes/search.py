@@ -13,15 +13,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.deps import ContainerDep, SessionDep
-from app.routes.ask import (
-    CollectionName,
-    DocumentIds,
-    MinScore,
-    QueryText,
-    ReleasedTenantDep,
-    SearchMode,
-)
+from app.deps import ContainerDep, SessionDep, TenantDep
+from app.routes.ask import CollectionName, DocumentIds, MinScore, QueryText, SearchMode
 from pipelines.search import DEFAULT_TOP_K, Question, retrieve
 from retrieval.types import Hit
 
@@ -86,7 +79,7 @@ class SearchOut(BaseModel):
 
 @router.post("/search")
 async def search(body: SearchBody, container: ContainerDep, session: SessionDep,
-                 tenant: ReleasedTenantDep) -> SearchOut:
+                 tenant: TenantDep) -> SearchOut:
     """The tenant's best chunks for `query` (an empty list when nothing passes `min_score`)."""
     question = Question(
         text=body.query, top_k=body.top_k, min_score=body.min_score, mode=body.mode,

@@ -14,8 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from app.deps import ContainerDep
-from app.routes.ask import ReleasedTenantDep
+from app.deps import ContainerDep, TenantDep
 
 router = APIRouter(prefix="/v1", tags=["usage"])
 
@@ -69,7 +68,7 @@ def start_of_today() -> datetime:
 @router.get("/usage")
 async def usage(
     container: ContainerDep,
-    tenant: ReleasedTenantDep,
+    tenant: TenantDep,
     since: Annotated[datetime | None, Query(description="date or ISO date-time (UTC)")] = None,
 ) -> UsageOut:
     """Ledger usage since `since` (default: today, UTC) and the budget status."""

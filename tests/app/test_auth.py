@@ -1,4 +1,5 @@
-"""API keys: hashed storage, open mode until the first key, 401s, revocation, tenant scoping."""
+"""API keys: hashed storage, open until the first key and closed for good from then on, 401s,
+revocation, tenant scoping."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth import auth_enabled, create_key, list_keys, revoke, tenant_for_key
+from app.auth import auth_required, create_key, keys_ever_created, list_keys, revoke, tenant_for_key
 from app.container import Container
 from app.db.api_keys import ApiKey
 
@@ -42,16 +43,19 @@ def test_key_is_random_prefixed_and_stored_only_as_its_sha256(db_session: Sessio
     assert prefixes == [key[:11], other[:11]]
 
 
-def test_open_mode_until_a_key_exists_and_again_once_all_are_revoked(db_session: Session) -> None:
-    assert not auth_enabled(db_session)
+def test_auth_is_required_from_the_first_key_on_even_once_all_are_revoked(
+    db_session: Session,
+) -> None:
+    assert not keys_ever_created(db_session) and not auth_required(db_session, None)
     key = create_key(db_session, "acme")
-    assert auth_enabled(db_session)
+    assert auth_required(db_session, None)
     assert tenant_for_key(db_session, key) == "acme"
     assert tenant_for_key(db_session, key + "x") is None
 
     assert revoke(db_session, key) == 1
     assert tenant_for_key(db_session, key) is None
-    assert not auth_enabled(db_session)
+    assert keys_ever_created(db_session), "the revoked key stays as a row"
+    assert auth_required(db_session, None), "revoking the last key must not reopen access"
     assert revoke(db_session, key) == 0, "revoking twice revokes nothing"
 
 
@@ -104,6 +108,23 @@ def test_revoked_key_is_refused_while_others_still_work(
     assert response.status_code == 401
     assert response.json()["error"]["message"] == "invalid or revoked API key"
     assert client.get("/v1/documents", headers=_bearer(current)).status_code == 200
+
+
+def test_revoking_the_last_key_leaves_anonymous_requests_refused(
+    client: TestClient, container: Container
+) -> None:
+    document_id = _upload(client, None, "# Before keys\n\nuploaded while open")
+    with container.session_factory() as session:
+        key = create_key(session, "default")
+    assert client.get("/v1/documents", headers=_bearer(key)).status_code == 200
+    with container.session_factory() as session:
+        assert revoke(session, key) == 1
+
+    for path in ("/v1/documents", f"/v1/documents/{document_id}"):
+        response = client.get(path)
+        assert response.status_code == 401, path
+        assert response.json()["error"]["code"] == "unauthorized"
+    assert client.get("/v1/documents", headers=_bearer(key)).status_code == 401
 
 
 def test_each_key_sees_only_its_tenants_documents(client: TestClient, container: Container) -> None:

@@ -28,6 +28,7 @@ def test_every_variable_sets_its_field(monkeypatch: pytest.MonkeyPatch, tmp_path
     values = {
         "LECTERN_DATABASE_URL": "postgresql://u@db/lectern", "LECTERN_DATA_DIR": "/srv/lectern",
         "LECTERN_HOST": "0.0.0.0", "LECTERN_PORT": "9000", "LECTERN_WEB_WORKERS": "3",
+        "LECTERN_AUTH": "required",
         "LECTERN_CONFIG": str(config), "LECTERN_CACHE_PURGE_SECONDS": "60",
         "LECTERN_EMBEDDING_MODEL": "/models/e5", "LECTERN_EMBEDDING_BATCH_SIZE": "8",
         "LECTERN_EMBEDDING_THREADS": "2", "LECTERN_OCR_WORKERS": "4",
@@ -43,6 +44,7 @@ def test_every_variable_sets_its_field(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert (s.database.url, s.database.data_dir) == ("postgresql://u@db/lectern",
                                                      Path("/srv/lectern"))
     assert (s.web.host, s.web.port, s.web.workers) == ("0.0.0.0", 9000, 3)
+    assert s.auth.mode == "required"
     assert (s.llm.config_file, s.llm.cache_purge_seconds) == (config, 60.0)
     assert (s.embedding.model, s.embedding.batch_size, s.embedding.threads) == ("/models/e5", 8, 2)
     assert (s.ingest.ocr_workers, s.ingest.max_upload_bytes, s.ingest.max_pages,
