@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 
 from app.container import Container
 from app.errors import install_error_handlers
-from app.middleware import RequestContextMiddleware, UploadLimitMiddleware
+from app.middleware import AuthGateMiddleware, RequestContextMiddleware, UploadLimitMiddleware
 from app.routes import ask, documents, extract, health, jobs, metrics, search, usage
 from app.uploads import FORM_OVERHEAD_BYTES
 
@@ -32,10 +32,12 @@ def create_app(container: Container) -> FastAPI:
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
-    # Added last = outermost: the request id exists before the size guard can answer.
+    # Added last = outermost: the request id exists before the auth gate or the size guard can
+    # answer, and the gate refuses a request without a key before the size guard looks at it.
     app.add_middleware(
         UploadLimitMiddleware, max_body_bytes=container.limits.max_bytes + FORM_OVERHEAD_BYTES
     )
+    app.add_middleware(AuthGateMiddleware, container=container)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(metrics.HttpMetricsMiddleware, registry=container.metrics_registry)
     return app

@@ -1,7 +1,8 @@
-"""ASGI middleware: request ids, one access-log line per request, the 500 catch-all, and the
+"""ASGI middleware: request ids, one access-log line per request, the 500 catch-all, the
+authentication gate that decides a `/v1/` request's tenant before its body is read, and the
 upload size guard that rejects an oversized body before it is read.
 
-Both are plain ASGI classes (not `BaseHTTPMiddleware`) so that streaming responses such as
+All are plain ASGI classes (not `BaseHTTPMiddleware`) so that streaming responses such as
 SSE pass through untouched and exceptions are not wrapped in task groups.
 """
 
@@ -12,11 +13,18 @@ import logging
 import re
 import time
 import uuid
+from typing import TYPE_CHECKING
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import BodyTooLarge, error_body
+from app.auth import authenticate
+from app.errors import BodyTooLarge, domain_error_response, error_body
+from core import DatabaseUnavailable, LecternError, is_database_unavailable
+
+if TYPE_CHECKING:
+    from app.container import Container
 
 access_log = logging.getLogger("lectern.access")
 error_log = logging.getLogger("lectern.errors")
@@ -98,6 +106,49 @@ class RequestContextMiddleware:
                 state.get("tenant", "-"),
                 request_id,
             )
+
+
+class AuthGateMiddleware:
+    """Authenticate every request under `TENANT_PATHS` before a byte of its body is read, and
+    leave its tenant in `request.state.tenant` (read by `app.deps.TenantDep`).
+
+    Why here and not only in a dependency: FastAPI reads and parses a body (JSON, or a
+    multipart upload spooled to disk) before it runs a route's dependencies, so a request
+    without a key would get 422 for a malformed body, and its upload would be received, before
+    the 401. Every route under `/v1/` acts for a tenant, so the gate goes by the path and
+    needs no route table: a request for an unknown `/v1/` path is refused alike. A refusal is
+    the usual JSON error: 401, or 503 `database_unavailable` while the database cannot be
+    reached; any other error goes on to the 500 catch-all.
+    """
+
+    TENANT_PATHS = "/v1/"
+
+    def __init__(self, app: ASGIApp, container: Container) -> None:
+        self.app = app
+        self.container = container
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "").removeprefix(scope.get("root_path", ""))
+        if scope["type"] != "http" or not path.startswith(self.TENANT_PATHS):
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        container = self.container
+        try:
+            state["tenant"] = await run_in_threadpool(
+                authenticate, container.session_factory, container.settings.auth.mode,
+                Headers(scope=scope).get("authorization"))
+        except LecternError as exc:
+            await domain_error_response(exc)(scope, receive, send)
+            return
+        except Exception as exc:
+            if not is_database_unavailable(exc):
+                raise
+            error_log.warning("request failed: code=database_unavailable cause=%s request_id=%s",
+                              type(exc).__name__, state.get("request_id"))
+            await domain_error_response(DatabaseUnavailable())(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class UploadLimitMiddleware:
