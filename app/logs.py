@@ -30,3 +30,6 @@ def configure_logging(level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # alembic announces each of its built-in plugins at INFO on import: 7 lines of noise
+    # before any command's own output (a one-line error included).
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

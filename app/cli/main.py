@@ -8,11 +8,9 @@ client of a running server.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Iterator
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
@@ -27,8 +25,6 @@ from app.logs import configure_logging
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-    from sqlalchemy.orm import Session
 
     from app.container import Container
     from app.settings import Settings
@@ -200,34 +196,23 @@ def db_upgrade(
     out.print(f"database at {revision}")
 
 
-@contextlib.contextmanager
-def _key_session() -> Iterator[Session]:
-    """A session on the configured database, for the small `keys` commands."""
-    from app.container import start_database
-    from app.db.engine import make_engine, session_factory
-
-    url, database = start_database(_settings())
-    engine = make_engine(url, pool_size=1, max_overflow=0)
-    try:
-        with session_factory(engine)() as session:
-            yield session
-    finally:
-        engine.dispose()
-        if database is not None:
-            database.close()
-
-
 @keys_cli.command("create")
 def keys_create(
     tenant: Annotated[str, typer.Option(help="tenant the key acts for")],
     name: Annotated[str, typer.Option(help="a label to recognise it by")] = "",
 ) -> None:
-    """Create an API key and print it once (only its hash is stored)."""
+    """Create an API key and print it once (only its hash is stored), saying first what it
+    changes: the first key makes keys required, and the documents of tenant `default` stay
+    out of sight of another tenant's key."""
     from app.auth import create_key
+    from app.cli.keys import key_session, new_key_notes
 
-    with _key_session() as session:
+    with key_session(_settings()) as session:
+        notes = new_key_notes(session, tenant)
         key = create_key(session, tenant, name)
     out.print(key, soft_wrap=True)
+    for note in notes:
+        err.print(note, markup=False, soft_wrap=True)
     err.print(f"key for tenant {tenant!r} created; it will not be shown again")
 
 
@@ -237,8 +222,9 @@ def keys_revoke(
 ) -> None:
     """Revoke a key; requests with it get 401 from now on."""
     from app.auth import revoke
+    from app.cli.keys import key_session
 
-    with _key_session() as session:
+    with key_session(_settings()) as session:
         count = revoke(session, key)
     if not count:
         err.print("no such unrevoked key")
@@ -252,9 +238,10 @@ def keys_list(
 ) -> None:
     """List keys by prefix, tenant, name and state (never the keys themselves)."""
     from app.auth import list_keys
+    from app.cli.keys import key_session
 
     table = Table("prefix", "tenant", "name", "created", "revoked")
-    with _key_session() as session:
+    with key_session(_settings()) as session:
         for info in list_keys(session, tenant):
             revoked = info.revoked_at.isoformat(timespec="seconds") if info.revoked_at else ""
             created = info.created_at.isoformat(timespec="seconds")
