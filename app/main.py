@@ -12,7 +12,12 @@ from fastapi import APIRouter, FastAPI
 
 from app.container import Container
 from app.errors import install_error_handlers
-from app.middleware import AuthGateMiddleware, RequestContextMiddleware, UploadLimitMiddleware
+from app.middleware import (
+    AuthGateMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+    UploadLimitMiddleware,
+)
 from app.routes import ask, documents, extract, health, jobs, metrics, search, usage
 from app.uploads import FORM_OVERHEAD_BYTES
 
@@ -40,4 +45,5 @@ def create_app(container: Container) -> FastAPI:
     app.add_middleware(AuthGateMiddleware, container=container)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(metrics.HttpMetricsMiddleware, registry=container.metrics_registry)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: on every response, 500s too
     return app

@@ -1,6 +1,7 @@
-"""ASGI middleware: request ids, one access-log line per request, the 500 catch-all, the
-authentication gate that decides a `/v1/` request's tenant before its body is read, and the
-upload size guard that rejects an oversized body before it is read.
+"""ASGI middleware: the security headers of every response, request ids, one access-log line
+per request, the 500 catch-all, the authentication gate that decides a `/v1/` request's tenant
+before its body is read, and the upload size guard that rejects an oversized body before it is
+read.
 
 All are plain ASGI classes (not `BaseHTTPMiddleware`) so that streaming responses such as
 SSE pass through untouched and exceptions are not wrapped in task groups.
@@ -51,6 +52,40 @@ async def _send_json(send: Send, status: int, body: dict[str, object], request_i
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
+
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+}
+"""Set on every response: no MIME sniffing of JSON into something a browser runs, nothing of a
+tenant's answers kept in a browser or proxy cache, no URL leaked as a referrer, never framed
+(old and new header). No HSTS: lectern serves plain HTTP; TLS and HSTS are the proxy's."""
+
+
+class SecurityHeadersMiddleware:
+    """Add `SECURITY_HEADERS` to every HTTP response, errors and SSE streams included, when it
+    starts; the body passes through untouched, so streams are not buffered."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class RequestContextMiddleware:

@@ -101,19 +101,13 @@ def serve(
     import uvicorn
 
     from app.main import create_app
+    from app.serving.http_server import uvicorn_config
     from app.serving.ingestion_threads import start_inprocess
 
     container = _container(settings, migrate=True, with_ocr=inprocess)
     workers = start_inprocess(container) if inprocess else None
     try:
-        config = uvicorn.Config(
-            create_app(container),
-            host=settings.web.host,
-            port=settings.web.port,
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=10,
-        )
+        config = uvicorn_config(create_app(container), settings.web)
         _finish_after_stop_signals()
         uvicorn.Server(config).run()
     finally:

@@ -125,13 +125,13 @@ def serve_workers(settings: Settings, *, inprocess: bool) -> int:
     log.info("%d HTTP workers; metrics of every process aggregated in %s",
              settings.web.workers, metrics_dir)
 
-    from uvicorn import Config
     from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors import Multiprocess
 
     from app.container import start_database
     from app.db.engine import upgrade
     from app.db.supervisor import DatabaseSupervisor
+    from app.serving.http_server import uvicorn_config
 
     cleanup = contextlib.ExitStack()  # unwound in reverse order
     try:
@@ -143,10 +143,9 @@ def serve_workers(settings: Settings, *, inprocess: bool) -> int:
         upgrade(url)
         os.environ["LECTERN_DATABASE_URL"] = url  # the workers' settings read these
         os.environ["LECTERN_WEB_WORKERS"] = str(settings.web.workers)
-        config = Config(WORKER_APP, factory=True, host=settings.web.host, port=settings.web.port,
-                        workers=settings.web.workers, log_config=None, access_log=False,
-                        lifespan="on", timeout_graceful_shutdown=10,
-                        timeout_worker_healthcheck=_HEALTHCHECK_S)
+        config = uvicorn_config(WORKER_APP, settings.web, factory=True,
+                                workers=settings.web.workers, lifespan="on",
+                                timeout_worker_healthcheck=_HEALTHCHECK_S)
         sock = config.bind_socket()
         cleanup.callback(sock.close)
         supervisor = Multiprocess(config, sockets=[sock])  # from here signals are queued
