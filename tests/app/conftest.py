@@ -17,11 +17,9 @@ from fastapi.testclient import TestClient
 from app.container import Container, build_container
 from app.main import create_app
 from app.settings import IngestSettings, Settings
-from tests.conftest import DatabaseFactory
+from tests.support.api import UPLOAD_LIMIT
+from tests.support.database import DatabaseFactory
 from tests.support.fake_embedder import HashEmbedder
-
-UPLOAD_LIMIT = 64 * 1024
-"""A small upload limit, so over-size requests are cheap to make."""
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from ingest.errors import CorruptDocument, IngestError
 from pipelines.errors import PipelineError
 from pipelines.llm import BudgetExceeded, LLMError
 from retrieval.errors import InvalidQuery, RetrievalError
-from tests.app.conftest import UPLOAD_LIMIT
+from tests.support.api import UPLOAD_LIMIT
 
 
 def _error(response: Any, status: int, code: str) -> dict[str, Any]:

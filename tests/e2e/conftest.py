@@ -1,10 +1,13 @@
-"""A real lectern server for end-to-end tests: real uvicorn, PostgreSQL, model, Tesseract.
+"""Real lectern servers for end-to-end tests: real uvicorn, PostgreSQL, model, Tesseract.
 
 One server per test session (loading the model and starting OCR processes is the slow part):
 a `Container` built by the real composition root against a database of its own, `create_app`
 served by uvicorn on a free loopback port in a thread, and in-process ingestion workers.
 Two API keys (tenants `alpha` and `beta`) exist from the start, so every request must carry
 one; `alpha` and `beta` are `httpx.Client`s that do.
+
+The answering tests get servers of their own, one per LLM config: `world` is a seeded database
+per module (two tenants with keys), and `start(config)` serves it until the test ends.
 """
 
 from __future__ import annotations
@@ -15,34 +18,27 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy.orm import Session
 
 from app.auth import create_key
-from app.container import Container, build_container
-from app.db.engine import drop_database, ensure_database
+from app.container import build_container
+from app.db.engine import drop_database, ensure_database, make_engine
 from app.main import create_app
 from app.serving.ingestion_threads import start_inprocess
 from app.settings import IngestSettings, Settings, WorkerSettings
-from tests.conftest import database_on
+from ingest.embedding import SentenceTransformerEmbedder, default_model_path
+from tests.support.answer_corpus import ALPHA, BETA, seed
+from tests.support.api import E2E_UPLOAD_LIMIT, Server
+from tests.support.ask import World, serve
+from tests.support.database import database_on
 
 TIMINGS = pytest.StashKey[dict[str, float]]()
-E2E_UPLOAD_LIMIT = 2 * 1024 * 1024
-"""Big enough for every sample (the scan is ~0.7 MB), small enough to exceed cheaply."""
-
-
-@dataclass
-class Server:
-    """The running server: its base URL, container, and the tenants' keys."""
-
-    url: str
-    container: Container
-    keys: dict[str, str]
-    timings: dict[str, float] = field(default_factory=dict)
 
 
 @pytest.fixture(scope="session")
@@ -113,37 +109,37 @@ def beta(server: Server) -> Iterator[httpx.Client]:
         yield client
 
 
-def upload(client: httpx.Client, name: str, data: bytes, **form: str) -> httpx.Response:
-    """`POST /v1/documents` with `data` as the file `name` and any other form fields."""
-    return client.post("/v1/documents", files={"file": (name, data)}, data=form)
+@pytest.fixture(scope="module")
+def embedder() -> SentenceTransformerEmbedder:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return SentenceTransformerEmbedder(default_model_path())
 
 
-def items(client: httpx.Client, path: str) -> list[dict[str, Any]]:
-    """The `items` of a listing endpoint (up to 1000), asserting it answered 200."""
-    response = client.get(path, params={"limit": 1000})
-    assert response.status_code == 200, response.text
-    found: list[dict[str, Any]] = response.json()["items"]
-    return found
+@pytest.fixture(scope="module")
+def world(database_server_url: str, migrated_template: str,
+          embedder: SentenceTransformerEmbedder) -> Iterator[World]:
+    """A database of its own (servers commit for real), seeded once, with two tenants' keys."""
+    name = f"lectern_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    ensure_database(database_server_url, name, template=migrated_template)
+    url = database_on(database_server_url, name)
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            docs = {"alpha": seed(session, tenant="alpha", embed=embedder.embed, passages=ALPHA),
+                    "beta": seed(session, tenant="beta", embed=embedder.embed, passages=BETA)}
+            session.commit()
+            keys = {t: create_key(session, t, "ask-e2e") for t in ("alpha", "beta")}
+    finally:
+        engine.dispose()
+    yield World(url, keys, docs)
+    drop_database(database_server_url, name)
 
 
-def wait_for_job(client: httpx.Client, job_id: str, timeout_s: float = 300.0) -> dict[str, Any]:
-    """Poll `GET /v1/jobs/{id}` until it succeeds or fails; return the last job body.
-
-    Also checks, on the way, that progress never goes backwards within a stage's page count.
-    """
-    deadline = time.monotonic() + timeout_s
-    while True:
-        response = client.get(f"/v1/jobs/{job_id}")
-        assert response.status_code == 200, response.text
-        job: dict[str, Any] = response.json()
-        progress = job["progress"]
-        if progress["pages_total"] is not None:
-            assert 0 <= progress["pages_done"] <= progress["pages_total"], job
-        if job["status"] in ("succeeded", "failed"):
-            return job
-        if time.monotonic() > deadline:
-            raise AssertionError(f"job {job_id} still {job['status']} after {timeout_s}s: {job}")
-        time.sleep(0.2)
+@pytest.fixture
+def start(world: World, embedder: SentenceTransformerEmbedder) -> Iterator[Any]:
+    """`start(config)` runs a server with that LLM config until the test ends."""
+    with ExitStack() as stack:
+        yield lambda config: stack.enter_context(serve(world, embedder, config))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

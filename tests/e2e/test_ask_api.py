@@ -7,79 +7,34 @@ real SSE client (httpx-sse) over the socket.
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack
 from typing import Any
 
 import httpx
 import pytest
 from httpx_sse import connect_sse
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from app.auth import create_key
 from app.cli.main import cli
-from app.db.engine import drop_database, ensure_database, make_engine
-from ingest.embedding import SentenceTransformerEmbedder, default_model_path
 from pipelines.answer import INSUFFICIENT_EVIDENCE
 from pipelines.llm import Ledger, load_config
 from retrieval.threshold import DEFAULT_MIN_SCORE
-from tests.conftest import database_on
-from tests.pipelines.llm.conftest import scripted_openai, scripted_openai_session  # noqa: F401
 from tests.support import scripted_openai as so
 from tests.support.answer_corpus import (
-    ALPHA,
-    BETA,
     REVENUE_QUESTION,
     UNRELATED_QUESTION,
     WARRANTY_QUESTION,
-    seed,
 )
-from tests.support.ask import AskServer, World, ask_sse, openai_config, serve
+from tests.support.ask import AskServer, World, ask_sse, openai_config
 from tests.support.scripted_openai import ScriptedOpenAI
 
 REPLY = "The Lectern 3000 projector has a two-year warranty [1]."
 
 
-@pytest.fixture(scope="module")
-def embedder() -> SentenceTransformerEmbedder:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    return SentenceTransformerEmbedder(default_model_path())
-
-
-@pytest.fixture(scope="module")
-def world(database_server_url: str, migrated_template: str,
-          embedder: SentenceTransformerEmbedder) -> Iterator[World]:
-    """A database of its own (servers commit for real), seeded once, with two tenants' keys."""
-    name = f"lectern_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    ensure_database(database_server_url, name, template=migrated_template)
-    url = database_on(database_server_url, name)
-    engine = make_engine(url)
-    try:
-        with Session(engine) as session:
-            docs = {"alpha": seed(session, tenant="alpha", embed=embedder.embed, passages=ALPHA),
-                    "beta": seed(session, tenant="beta", embed=embedder.embed, passages=BETA)}
-            session.commit()
-            keys = {t: create_key(session, t, "ask-e2e") for t in ("alpha", "beta")}
-    finally:
-        engine.dispose()
-    yield World(url, keys, docs)
-    drop_database(database_server_url, name)
-
-
 @pytest.fixture
-def start(world: World, embedder: SentenceTransformerEmbedder) -> Iterator[Any]:
-    """`start(config)` runs a server with that LLM config until the test ends."""
-    with ExitStack() as stack:
-        yield lambda config: stack.enter_context(serve(world, embedder, config))
-
-
-@pytest.fixture
-def scripted(start: Any, scripted_openai: ScriptedOpenAI) -> AskServer:  # noqa: F811
+def scripted(start: Any, scripted_openai: ScriptedOpenAI) -> AskServer:
     """A server whose one model (`scripted-model`, tier mid) is on the scripted server."""
     server: AskServer = start(openai_config(scripted_openai, ("scripted", "scripted-model", 1.0)))
     return server
@@ -98,7 +53,7 @@ def metric(server: AskServer, name: str, **labels: str) -> float:
 
 
 def test_ask_streams_meta_sources_tokens_usage_done_through_the_openai_sdk(
-        scripted: AskServer, scripted_openai: ScriptedOpenAI) -> None:  # noqa: F811
+        scripted: AskServer, scripted_openai: ScriptedOpenAI) -> None:
     scripted_openai.script(so.text(REPLY, usage=(321, 12)))
 
     got = ask_sse(scripted.client("alpha"), WARRANTY_QUESTION, top_k=3)
@@ -132,7 +87,7 @@ def test_ask_streams_meta_sources_tokens_usage_done_through_the_openai_sdk(
 
 
 def test_a_500_before_the_first_token_fails_over_to_the_next_provider(
-        start: Any, scripted_openai: ScriptedOpenAI) -> None:  # noqa: F811
+        start: Any, scripted_openai: ScriptedOpenAI) -> None:
     server = start(openai_config(scripted_openai, ("primary", "primary-model", 0.5),
                                  ("backup", "backup-model", 3.0)))
     scripted_openai.script(so.error(500), model="primary-model")
@@ -153,7 +108,7 @@ def test_a_500_before_the_first_token_fails_over_to_the_next_provider(
 
 
 def test_a_provider_dropping_mid_stream_is_continued_by_the_next(
-        start: Any, scripted_openai: ScriptedOpenAI) -> None:  # noqa: F811
+        start: Any, scripted_openai: ScriptedOpenAI) -> None:
     server = start(openai_config(scripted_openai, ("primary", "primary-model", 0.5),
                                  ("backup", "backup-model", 3.0)))
     scripted_openai.script(so.disconnect(after_chunks=2, content="The projector has"),
@@ -171,7 +126,7 @@ def test_a_provider_dropping_mid_stream_is_continued_by_the_next(
 
 
 def test_insufficient_evidence_makes_no_provider_call(
-        scripted: AskServer, scripted_openai: ScriptedOpenAI) -> None:  # noqa: F811
+        scripted: AskServer, scripted_openai: ScriptedOpenAI) -> None:
     got = ask_sse(scripted.client(), UNRELATED_QUESTION)
 
     assert got.names == ["meta", "sources", "token", "usage", "done"]
@@ -184,7 +139,7 @@ def test_insufficient_evidence_makes_no_provider_call(
 
 
 def test_retrieval_is_isolated_by_tenant(scripted: AskServer, world: World,
-                                         scripted_openai: ScriptedOpenAI) -> None:  # noqa: F811
+                                         scripted_openai: ScriptedOpenAI) -> None:
     secret = "What is the code name of the secret launch, Operation Bluebird?"
     bluebird = str(world.documents["beta"]["bluebird"])
     alpha_hits = scripted.client("alpha").post("/v1/search", json={"query": secret}).json()
@@ -199,7 +154,7 @@ def test_retrieval_is_isolated_by_tenant(scripted: AskServer, world: World,
 
 
 def test_min_score_drops_weak_hits(scripted: AskServer,
-                                   scripted_openai: ScriptedOpenAI) -> None:  # noqa: F811
+                                   scripted_openai: ScriptedOpenAI) -> None:
     client = scripted.client()
     default = client.post("/v1/search", json={"query": WARRANTY_QUESTION}).json()
     strict = client.post("/v1/search", json={"query": WARRANTY_QUESTION,
@@ -233,7 +188,7 @@ def test_search_filters_by_collection_documents_and_metadata(
 
 
 def test_ask_filters_reach_the_sources_and_the_prompt(
-        scripted: AskServer, scripted_openai: ScriptedOpenAI) -> None:  # noqa: F811
+        scripted: AskServer, scripted_openai: ScriptedOpenAI) -> None:
     scripted_openai.script(so.text("Revenue was 4.2 million euros [1]."))
 
     got = ask_sse(scripted.client(), REVENUE_QUESTION, collection="finance")
@@ -251,7 +206,7 @@ def test_invalid_filters_are_a_422_before_any_stream(scripted: AskServer) -> Non
 
 
 def test_a_second_identical_ask_is_replayed_from_the_cache_at_no_cost(
-        start: Any, scripted_openai: ScriptedOpenAI) -> None:  # noqa: F811
+        start: Any, scripted_openai: ScriptedOpenAI) -> None:
     server = start(openai_config(scripted_openai, ("scripted", "scripted-model", 1.0),
                                  cache=True))
     scripted_openai.script(so.text(REPLY))
@@ -277,7 +232,7 @@ def test_a_second_identical_ask_is_replayed_from_the_cache_at_no_cost(
 
 
 def test_an_exhausted_budget_is_a_402_naming_budget_spent_and_remaining(
-        start: Any, scripted_openai: ScriptedOpenAI) -> None:  # noqa: F811
+        start: Any, scripted_openai: ScriptedOpenAI) -> None:
     server = start(openai_config(scripted_openai, ("scripted", "scripted-model", 1.0),
                                  budgets={"daily_usd": 1e-6, "allow_downgrade": False}))
 
@@ -304,7 +259,7 @@ def test_without_keys_the_extractive_default_answers_with_citations(start: Any) 
 
 
 def test_stream_false_returns_the_same_content_as_one_json_object(
-        scripted: AskServer, scripted_openai: ScriptedOpenAI) -> None:  # noqa: F811
+        scripted: AskServer, scripted_openai: ScriptedOpenAI) -> None:
     scripted_openai.script(so.text(REPLY, usage=(100, 9)))
 
     response = scripted.client().post("/v1/ask", json={"question": WARRANTY_QUESTION,
@@ -320,7 +275,7 @@ def test_stream_false_returns_the_same_content_as_one_json_object(
 
 
 def test_a_client_disconnect_cancels_the_provider_call(
-        scripted: AskServer, scripted_openai: ScriptedOpenAI) -> None:  # noqa: F811
+        scripted: AskServer, scripted_openai: ScriptedOpenAI) -> None:
     slow = " ".join(f"word{i}" for i in range(200))  # 200 pieces at 50 ms: 10 s to finish
     scripted_openai.script(so.text(slow, chunk_delay_s=0.05))
     ledger = Ledger(scripted.container.engine)
@@ -351,7 +306,7 @@ def test_a_client_disconnect_cancels_the_provider_call(
 
 
 def test_lectern_ask_streams_the_answer_then_lists_the_sources(
-        scripted: AskServer, scripted_openai: ScriptedOpenAI) -> None:  # noqa: F811
+        scripted: AskServer, scripted_openai: ScriptedOpenAI) -> None:
     scripted_openai.script(so.text(REPLY))
 
     result = CliRunner().invoke(cli, ["ask", WARRANTY_QUESTION, "--url", scripted.url,
@@ -364,7 +319,7 @@ def test_lectern_ask_streams_the_answer_then_lists_the_sources(
 
 
 def test_lectern_ask_reports_a_refusal_and_exits_1(start: Any,
-                                                   scripted_openai: ScriptedOpenAI,  # noqa: F811
+                                                   scripted_openai: ScriptedOpenAI,
                                                    ) -> None:
     server = start(openai_config(scripted_openai, ("scripted", "scripted-model", 1.0),
                                  budgets={"daily_usd": 1e-6, "allow_downgrade": False}))

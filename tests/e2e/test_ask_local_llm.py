@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from pipelines.llm import parse_config
-from tests.e2e.test_ask_api import embedder, start, world  # noqa: F401  (module fixtures)
 from tests.support.answer_corpus import WARRANTY_QUESTION
 from tests.support.ask import ask_sse
 from tests.support.processes import free_port, wait_until_up
@@ -64,7 +63,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.wait(5)
 
 
-def test_ask_is_answered_by_llama_cpp_server(start: Any, llama_server: str) -> None:  # noqa: F811
+def test_ask_is_answered_by_llama_cpp_server(start: Any, llama_server: str) -> None:
     config = parse_config({
         "providers": {"llamacpp": {"kind": "openai", "base_url": llama_server, "timeout_s": 120,
                                    "options": {"structured_mode": "json_object",

@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader, PdfWriter
 
-from tests.e2e.conftest import E2E_UPLOAD_LIMIT, Server, items, upload, wait_for_job
+from tests.support.api import E2E_UPLOAD_LIMIT, Server, items, upload, wait_for_job
 from tests.support.cer import SAMPLES
 
 

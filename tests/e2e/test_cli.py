@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import DatabaseFactory
-from tests.e2e.conftest import Server
+from tests.support.api import Server
+from tests.support.database import DatabaseFactory
 from tests.support.processes import free_port, wait_until_up
 
 REPO = Path(__file__).resolve().parents[2]
@@ -88,7 +88,7 @@ def test_serve_migrates_serves_takes_keys_and_stops_on_sigterm(
     assert authorised.status_code == 200
     assert key[:11] in _lectern("keys", "list", env=cli_env)
     _lectern("keys", "revoke", key[:11], env=cli_env)
-    assert httpx.get(f"{url}/v1/documents").status_code == 200, "no live key: open mode again"
+    assert httpx.get(f"{url}/v1/documents").status_code == 401, "no live key, still closed"
 
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=60)

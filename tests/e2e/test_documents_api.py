@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ingest.corpus import ChunkRow
-from tests.e2e.conftest import Server, items, upload, wait_for_job
+from tests.support.api import Server, items, upload, wait_for_job
 from tests.support.cer import SAMPLES, char_error_rate, reference_pages
 
 SAMPLE_FILES = ("note.md", "digital-report.pdf", "page.png", "receipt.png", "scanned-report.pdf")

@@ -17,9 +17,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from pipelines.llm import Budget, Ledger, LLMMetrics, Router, build_providers, parse_config
-from tests.e2e.conftest import Server, wait_for_job
-from tests.pipelines.llm.conftest import scripted_openai, scripted_openai_session  # noqa: F401
 from tests.support import scripted_openai as so
+from tests.support.api import Server, wait_for_job
 from tests.support.cer import SAMPLES
 from tests.support.extract import GOOD_RECEIPT, RECEIPT_PAGES, llm_config
 from tests.support.scripted_openai import ScriptedOpenAI
@@ -29,7 +28,7 @@ GREENLEAF = {"company": "GREENLEAF MARKET", "date": "2024-11-08",
 
 
 @pytest.fixture(scope="module")
-def wired(server: Server, scripted_openai_session: ScriptedOpenAI  # noqa: F811
+def wired(server: Server, scripted_openai_session: ScriptedOpenAI
           ) -> Iterator[Router]:
     """The e2e container's LLM router is replaced, for this module, by one on the scripted
     server (and put back afterwards)."""
@@ -46,7 +45,7 @@ def wired(server: Server, scripted_openai_session: ScriptedOpenAI  # noqa: F811
 
 
 @pytest.fixture
-def llm(wired: Router, scripted_openai: ScriptedOpenAI  # noqa: F811
+def llm(wired: Router, scripted_openai: ScriptedOpenAI
         ) -> ScriptedOpenAI:
     return scripted_openai
 

@@ -25,8 +25,8 @@ import psutil  # type: ignore[import-untyped, unused-ignore]
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import DatabaseFactory
-from tests.e2e.conftest import wait_for_job
+from tests.support.api import wait_for_job
+from tests.support.database import DatabaseFactory
 from tests.support.processes import free_port, wait_until_up
 
 REPO = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.pool import NullPool
 
 from app.db.schema import schema_metadata
-from tests.conftest import DatabaseFactory
+from tests.support.database import DatabaseFactory
 
 
 def _differences(url: str, metadata: sa.MetaData) -> list[Any]:

@@ -12,7 +12,7 @@ from app.container import Container, build_container
 from app.serving.ingestion_threads import start_inprocess
 from app.settings import LLMSettings, Settings
 from tests.app.serving.test_periodic import eventually
-from tests.conftest import DatabaseFactory
+from tests.support.database import DatabaseFactory
 from tests.support.fake_embedder import HashEmbedder
 
 TENANT = "purge-test"

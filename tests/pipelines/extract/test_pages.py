@@ -15,7 +15,6 @@ from pipelines.extract.pages import (
     render_pages,
 )
 from pipelines.llm import count_tokens
-from tests.pipelines.llm.conftest import scripted_openai, scripted_openai_session  # noqa: F401
 from tests.support import scripted_openai as so
 from tests.support.extract import GOOD_RECEIPT, llm_config, scripted_router, tenant
 from tests.support.fake_embedder import HashEmbedder
@@ -75,7 +74,7 @@ def test_retrieval_ranks_the_stored_pages_holding_the_fields_first(db_session: S
 
 
 async def test_a_long_document_sends_the_likely_pages_within_the_context_window(
-    engine: Engine, scripted_openai: ScriptedOpenAI  # noqa: F811
+    engine: Engine, scripted_openai: ScriptedOpenAI
 ) -> None:
     pages = _long_document()
     page_tokens = count_tokens(render_pages(pages[:1]))
@@ -93,7 +92,7 @@ async def test_a_long_document_sends_the_likely_pages_within_the_context_window(
 
 
 async def test_a_stored_document_is_read_from_its_pages(
-    engine: Engine, db_session: Session, scripted_openai: ScriptedOpenAI  # noqa: F811
+    engine: Engine, db_session: Session, scripted_openai: ScriptedOpenAI
 ) -> None:
     embedder = HashEmbedder()
     t = tenant()

@@ -16,7 +16,6 @@ from pipelines.extract import (
     extract_text,
 )
 from pipelines.llm import Budget, Ledger, parse_config
-from tests.pipelines.llm.conftest import scripted_openai, scripted_openai_session  # noqa: F401
 from tests.support import scripted_openai as so
 from tests.support.extract import (
     BACKUP,
@@ -34,7 +33,7 @@ PAGES = [SourcePage(i, text) for i, text in enumerate(RECEIPT_PAGES, start=1)]
 
 
 async def test_valid_answer_on_the_first_attempt(
-    engine: Engine, scripted_openai: ScriptedOpenAI  # noqa: F811
+    engine: Engine, scripted_openai: ScriptedOpenAI
 ) -> None:
     scripted_openai.script(so.structured(GOOD_RECEIPT, usage=(300, 40)))
     t = tenant()
@@ -64,7 +63,7 @@ async def test_valid_answer_on_the_first_attempt(
 
 
 async def test_invalid_then_valid_after_a_reask_carrying_the_errors(
-    engine: Engine, scripted_openai: ScriptedOpenAI  # noqa: F811
+    engine: Engine, scripted_openai: ScriptedOpenAI
 ) -> None:
     scripted_openai.script(so.structured({**GOOD_RECEIPT, "date": "sometime in winter"}),
                            so.structured(GOOD_RECEIPT))
@@ -82,7 +81,7 @@ async def test_invalid_then_valid_after_a_reask_carrying_the_errors(
 
 
 async def test_invalid_every_time_fails_with_the_last_errors_and_raw_output(
-    engine: Engine, scripted_openai: ScriptedOpenAI  # noqa: F811
+    engine: Engine, scripted_openai: ScriptedOpenAI
 ) -> None:
     scripted_openai.script(so.text("Sure! The total is nine."),
                            so.structured({**GOOD_RECEIPT, "total": "nine"}),
@@ -110,7 +109,7 @@ async def test_invalid_every_time_fails_with_the_last_errors_and_raw_output(
 
 
 async def test_accept_invalid_returns_the_last_output_marked_invalid(
-    engine: Engine, scripted_openai: ScriptedOpenAI  # noqa: F811
+    engine: Engine, scripted_openai: ScriptedOpenAI
 ) -> None:
     scripted_openai.script(so.structured({**GOOD_RECEIPT, "total": "nine"}))
     async with scripted_router(engine, llm_config(scripted_openai)) as router:
@@ -122,7 +121,7 @@ async def test_accept_invalid_returns_the_last_output_marked_invalid(
 
 
 async def test_provider_down_falls_back_to_the_second_provider(
-    engine: Engine, scripted_openai: ScriptedOpenAI  # noqa: F811
+    engine: Engine, scripted_openai: ScriptedOpenAI
 ) -> None:
     scripted_openai.script(so.error(500), model=PRIMARY)
     scripted_openai.script(so.structured(GOOD_RECEIPT), model=BACKUP)
@@ -138,7 +137,7 @@ async def test_provider_down_falls_back_to_the_second_provider(
 
 
 async def test_custom_json_schema_is_enforced_and_validated(
-    engine: Engine, scripted_openai: ScriptedOpenAI  # noqa: F811
+    engine: Engine, scripted_openai: ScriptedOpenAI
 ) -> None:
     schema = {"type": "object", "required": ["shop", "paid_on"], "properties": {
         "shop": {"type": "string", "minLength": 3},
@@ -165,7 +164,7 @@ async def test_custom_json_schema_is_enforced_and_validated(
 
 
 async def test_evidence_on_the_right_page_and_invented_values_flagged(
-    engine: Engine, scripted_openai: ScriptedOpenAI  # noqa: F811
+    engine: Engine, scripted_openai: ScriptedOpenAI
 ) -> None:
     scripted_openai.script(so.structured({**GOOD_RECEIPT, "company": "ACME WIDGETS LTD",
                                           "total": "19.00"}))
@@ -180,7 +179,7 @@ async def test_evidence_on_the_right_page_and_invented_values_flagged(
 
 
 async def test_tools_mode_sends_a_forced_function(
-    engine: Engine, scripted_openai: ScriptedOpenAI  # noqa: F811
+    engine: Engine, scripted_openai: ScriptedOpenAI
 ) -> None:
     scripted_openai.script(so.structured(GOOD_RECEIPT))
     async with scripted_router(engine, llm_config(scripted_openai, mode="tools")) as router:
@@ -191,7 +190,7 @@ async def test_tools_mode_sends_a_forced_function(
 
 
 async def test_no_extraction_capable_model_is_a_503_saying_how_to_configure(
-    engine: Engine, scripted_openai: ScriptedOpenAI  # noqa: F811
+    engine: Engine, scripted_openai: ScriptedOpenAI
 ) -> None:
     only_extractive = parse_config({}, {})  # the built-in extractive answerer alone
     no_structured = llm_config(scripted_openai, mode="none")
@@ -208,7 +207,7 @@ async def test_no_extraction_capable_model_is_a_503_saying_how_to_configure(
 
 
 async def test_a_bad_schema_is_refused_before_any_call(
-    engine: Engine, scripted_openai: ScriptedOpenAI  # noqa: F811
+    engine: Engine, scripted_openai: ScriptedOpenAI
 ) -> None:
     async with scripted_router(engine, llm_config(scripted_openai)) as router:
         with pytest.raises(InvalidSchema) as caught:

@@ -20,7 +20,7 @@ from ingest.types import Limits, Sniffed
 from pipelines import ingestion
 from pipelines.errors import DocumentNotFound, JobNotFound, JobWaitTimeout
 from pipelines.ingestion import Job
-from tests.conftest import DatabaseFactory
+from tests.support.database import DatabaseFactory
 
 NOTE = (Path(__file__).parents[3] / "samples" / "note.md").read_bytes()
 LIMITS = Limits()

@@ -20,7 +20,6 @@ from pipelines.llm import (
     load_config,
     parse_config,
 )
-from tests.pipelines.llm.conftest import scripted_openai, scripted_openai_session  # noqa: F401
 from tests.support import scripted_openai as so
 from tests.support.routing import router as make_router
 from tests.support.scripted_openai import ScriptedOpenAI
@@ -96,7 +95,7 @@ def test_with_only_the_extractive_answerer_cleanup_is_skipped(
 
 
 def test_through_the_openai_sdk_on_its_own_loop(
-        engine: Engine, scripted_openai: ScriptedOpenAI,  # noqa: F811
+        engine: Engine, scripted_openai: ScriptedOpenAI,
         cleaners: list[RouterTextCleaner]) -> None:
     cfg = parse_config({"providers": {"scripted": {"kind": "openai", "api_key": "k",
                                                    "base_url": scripted_openai.base_url,

@@ -12,8 +12,8 @@ from ingest.types import Limits
 from pipelines.ingestion import Job, Worker
 from pipelines.ingestion import queue as job_queue
 from pipelines.ingestion.queue import _CLAIM
-from tests.pipelines.conftest import NOTE, QueueDb, markdown_doc
 from tests.support.fake_embedder import HashEmbedder
+from tests.support.job_queue import NOTE, QueueDb, markdown_doc
 
 
 def test_a_claim_in_flight_is_skipped_not_shared(db: QueueDb) -> None:

@@ -15,8 +15,8 @@ from ingest.processing_log import ProcessingLog
 from ingest.types import Limits
 from pipelines import ingestion
 from pipelines.ingestion import Worker
-from tests.pipelines.conftest import QueueDb
 from tests.support.fake_embedder import HashEmbedder
+from tests.support.job_queue import QueueDb
 from tests.support.odd_pdfs import EngineRaisingOn, picture_pdf, raw_text_pdf
 
 

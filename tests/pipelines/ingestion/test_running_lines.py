@@ -13,8 +13,8 @@ from sqlalchemy import select
 from ingest.corpus import ChunkRow, Page
 from ingest.pipeline import IngestContext
 from pipelines.ingestion import Worker
-from tests.pipelines.conftest import QueueDb
 from tests.support.fake_embedder import HashEmbedder
+from tests.support.job_queue import QueueDb
 
 HEADER = "ACME Corp — Annual Report 2024"
 BODIES = [

@@ -25,7 +25,7 @@ from ingest.types import Limits
 from pipelines import ingestion
 from pipelines.ingestion import Worker
 from tests.ingest.test_embedding import load_real_embedder
-from tests.pipelines.conftest import QueueDb
+from tests.support.job_queue import QueueDb
 
 pytestmark = pytest.mark.slow
 

@@ -14,8 +14,8 @@ from ingest.corpus import ChunkRow
 from ingest.pipeline import IngestContext
 from pipelines import ingestion
 from pipelines.ingestion import Job, Worker, start_inprocess_workers
-from tests.pipelines.conftest import FlakyEmbedder, GateEmbedder, QueueDb, markdown_doc
 from tests.support.fake_embedder import HashEmbedder
+from tests.support.job_queue import FlakyEmbedder, GateEmbedder, QueueDb, markdown_doc
 
 
 def test_happy_path_succeeds_once_with_progress(db: QueueDb) -> None:

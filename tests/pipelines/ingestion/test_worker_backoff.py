@@ -17,8 +17,8 @@ from app.db.engine import make_engine, session_factory
 from core import Backoff
 from ingest.pipeline import IngestContext
 from pipelines.ingestion import Worker
-from tests.pipelines.conftest import QueueDb
 from tests.support.fake_embedder import HashEmbedder
+from tests.support.job_queue import QueueDb
 from tests.support.processes import free_port
 
 

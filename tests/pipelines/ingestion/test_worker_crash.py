@@ -14,8 +14,8 @@ import time
 
 from ingest.pipeline import IngestContext
 from pipelines.ingestion import Worker
-from tests.pipelines.conftest import ROOT, QueueDb, markdown_doc
 from tests.support.fake_embedder import HashEmbedder
+from tests.support.job_queue import ROOT, QueueDb, markdown_doc
 
 WORKER_SCRIPT = """
 import sys, time

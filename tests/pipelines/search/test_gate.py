@@ -10,6 +10,7 @@ import time
 import pytest
 
 from pipelines.search import SearchGate
+from tests.support.waiting import until
 
 
 class Recorder:
@@ -67,12 +68,12 @@ def test_a_caller_cancelled_in_line_never_runs_and_errors_reach_their_caller() -
 
     async def main() -> None:
         first = asyncio.ensure_future(gate.run(blocker))
-        await asyncio.sleep(0.05)
+        await until(lambda: gate.running == 1, what="the blocker starting")
         queued = asyncio.ensure_future(gate.run(lambda: ran.append("queued")))
-        await asyncio.sleep(0.05)
+        await until(lambda: gate.waiting == 1, what="the second call queueing")
         queued.cancel()
-        await asyncio.sleep(0.05)  # the cancellation reaches the executor's queue
-        assert queued.cancelled()
+        await until(queued.done, what="the cancellation reaching the caller")
+        assert queued.cancelled() and gate.waiting == 0
         release.set()
         await first
         with pytest.raises(RuntimeError, match="boom"):
@@ -98,16 +99,16 @@ def test_the_observer_sees_waiting_and_running_move_and_each_admitted_wait() -> 
 
     async def main() -> None:
         first = asyncio.ensure_future(gate.run(lambda: release.wait(5)))
-        await asyncio.sleep(0.05)
+        await until(lambda: gate.running == 1, what="the first search starting")
         second = asyncio.ensure_future(gate.run(lambda: "second"))
         third = asyncio.ensure_future(gate.run(lambda: "third"))
-        await asyncio.sleep(0.05)
+        await until(lambda: gate.waiting == 2, what="two searches queueing")
         assert (gate.waiting, gate.running) == (2, 1)
         assert seen.counts_seen[-1] == (2, 1)
         third.cancel()  # gives up in line: leaves it without running
-        await asyncio.sleep(0.05)
+        await until(third.done, what="the cancellation reaching the caller")
         assert (gate.waiting, gate.running) == (1, 1) == seen.counts_seen[-1]
-        time.sleep(0.1)  # the second's wait grows while the first holds the gate
+        time.sleep(0.15)  # the first holds the gate: the second's measured wait must show it
         release.set()
         assert await first is True
         assert await second == "second"
