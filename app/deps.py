@@ -14,6 +14,7 @@ from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from app.container import Container
+from app.fields import MAX_OFFSET
 
 
 def get_container(request: Request) -> Container:
@@ -53,5 +54,5 @@ TenantDep = Annotated[str, Depends(get_tenant)]
 Limit = Annotated[int, Query(ge=1, le=1000, description="at most this many items")]
 """A listing's page size (each route sets its own default)."""
 
-Offset = Annotated[int, Query(ge=0, description="skip this many items")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="skip this many items")]
 """How many of a listing's items to skip before its page."""

@@ -140,8 +140,22 @@ async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "validation_error", message, {"errors": errors})
 
 
+def _unparsable_body(exc: StarletteHTTPException) -> JSONResponse | None:
+    """422 naming why FastAPI could not decode a JSON body it calls only "an error parsing
+    the body" (400): nesting past Python's recursion limit, an integer of thousands of digits."""
+    cause = exc.__cause__
+    if exc.status_code != 400 or not isinstance(cause, RecursionError | ValueError):
+        return None
+    reason = "is nested too deeply to read" if isinstance(cause, RecursionError) else (
+        f"cannot be read: {cause}")
+    return error_response(422, "validation_error", f"body: the JSON {reason}",
+                          {"errors": [{"loc": ["body"], "msg": reason, "type": "json_invalid"}]})
+
+
 async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if (unparsable := _unparsable_body(exc)) is not None:
+        return unparsable
     status = exc.status_code
     code = _STATUS_CODES.get(status, HTTPStatus(status).phrase.lower().replace(" ", "_"))
     details: dict[str, Any] = {}

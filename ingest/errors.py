@@ -87,3 +87,11 @@ class TextLayerUnreadable(IngestError):
 
     code = "text_layer_unreadable"
     http_status = 422
+
+
+class InvalidMetadata(IngestError):
+    """Document metadata that cannot be stored and served back as given (not an object, nested
+    too deeply, a non-finite number, an unstorable character): refused before any row exists."""
+
+    code = "invalid_metadata"
+    http_status = 422

@@ -11,8 +11,7 @@ which closes the provider call.
 
 from __future__ import annotations
 
-import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -20,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.deps import ContainerDep, SessionDep, TenantDep
 from app.errors import error_response
+from app.fields import CollectionName, DocumentIds, MetadataFilter, MinScore, QueryText, SearchMode
 from app.sse import AnswerEventSource
 from pipelines.answer import answer, collect
 from pipelines.search import DEFAULT_TOP_K, Question
@@ -27,14 +27,6 @@ from pipelines.search import DEFAULT_TOP_K, Question
 router = APIRouter(prefix="/v1", tags=["ask"])
 
 PING_INTERVAL_S = 15
-
-
-# The request fields `/v1/ask` and `/v1/search` share, with the same limits.
-QueryText = Annotated[str, Field(min_length=1, max_length=4000)]
-MinScore = Annotated[float | None, Field(ge=-1.0, le=1.0)]
-SearchMode = Literal["hybrid", "vector", "text"]
-CollectionName = Annotated[str | None, Field(min_length=1, max_length=200)]
-DocumentIds = Annotated[list[uuid.UUID] | None, Field(min_length=1, max_length=1000)]
 
 
 class AskBody(BaseModel):
@@ -48,7 +40,7 @@ class AskBody(BaseModel):
     mode: SearchMode = "hybrid"
     collection: CollectionName = None
     document_ids: DocumentIds = None
-    metadata: dict[str, Any] | None = None
+    metadata: MetadataFilter = None
     stream: bool = True
 
     def to_question(self) -> Question:

@@ -10,35 +10,38 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile, status
 
 from app.deps import ContainerDep, Limit, Offset, SessionDep, TenantDep
+from app.fields import Text, check_form_text
 from app.schemas import ChunkOut, DocumentOut, JobOut, Listing, PageOut, SubmissionOut, listing
-from app.uploads import parse_metadata, read_bounded
+from app.uploads import one_file_part, parse_metadata, read_bounded
 from pipelines import ingestion
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED)
+@router.post("", status_code=status.HTTP_202_ACCEPTED, dependencies=[Depends(one_file_part)])
 def upload_document(
     response: Response,
     container: ContainerDep,
     session: SessionDep,
     tenant: TenantDep,
     file: Annotated[UploadFile, File(description="PDF, PNG, JPEG, TIFF, text or Markdown")],
-    collection: Annotated[str, Form(min_length=1, max_length=200)] = "default",
+    collection: Annotated[Text, Form(min_length=1, max_length=200)] = "default",
     metadata: Annotated[str | None, Form(description="a JSON object stored with it")] = None,
 ) -> SubmissionOut:
     """Store the file and queue its ingestion (or return the existing copy of the same bytes)."""
+    filename = check_form_text("filename", file.filename or "upload")
+    parsed = parse_metadata(metadata)
     data = read_bounded(file.file, container.limits.max_bytes)
     submission = ingestion.submit_document(
         session,
         tenant=tenant,
         collection=collection,
-        filename=file.filename or "upload",
+        filename=filename,
         data=data,
-        metadata=parse_metadata(metadata),
+        metadata=parsed,
         limits=container.limits,
     )
     if not submission.created:
@@ -54,7 +57,7 @@ def upload_document(
 def list_documents(
     session: SessionDep,
     tenant: TenantDep,
-    collection: str | None = None,
+    collection: Text | None = None,
     status: str | None = Query(default=None, pattern="^(processing|ready|failed)$"),
     limit: Limit = 50,
     offset: Offset = 0,

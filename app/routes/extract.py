@@ -22,6 +22,7 @@ from starlette.datastructures import UploadFile
 
 from app.deps import ContainerDep, SessionDep, TenantDep
 from app.errors import ApiError
+from app.fields import JsonObject, Text, check_form_text, check_json
 from app.uploads import read_bounded
 from pipelines.extract import (
     DEFAULT_MAX_ATTEMPTS,
@@ -53,9 +54,9 @@ class ExtractBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    target: str | dict[str, Any] = Field(alias="schema")
+    target: Text | JsonObject = Field(alias="schema")
     document_id: uuid.UUID | None = None
-    text: str | None = Field(None, max_length=MAX_TEXT_CHARS)
+    text: Text | None = Field(None, max_length=MAX_TEXT_CHARS)
     max_attempts: int = Field(DEFAULT_MAX_ATTEMPTS, ge=1, le=MAX_ATTEMPTS_LIMIT)
     accept_invalid: bool = False
 
@@ -70,13 +71,17 @@ def _form_schema(raw: Any) -> str | dict[str, Any]:
     if not isinstance(raw, str) or not raw.strip():
         raise ApiError(422, "validation_error", "schema: a schema name or a JSON Schema is "
                        "required", field="schema")
+    check_form_text("schema", raw)
     if not raw.lstrip().startswith("{"):
         return raw.strip()
     try:
-        parsed: dict[str, Any] = json.loads(raw)
+        parsed: dict[str, Any] = check_json(json.loads(raw))
     except json.JSONDecodeError as exc:
         raise ApiError(422, "invalid_schema", f"schema is not valid JSON: {exc.msg}",
                        field="schema") from None
+    except (RecursionError, ValueError) as exc:
+        reason = "nests too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise ApiError(422, "invalid_schema", f"schema: {reason}", field="schema") from None
     return parsed
 
 
@@ -94,9 +99,10 @@ async def _from_form(request: Request, container: ContainerDep, tenant: str) -> 
         data = await asyncio.to_thread(read_bounded, upload.file, container.limits.max_bytes)
         result = await extract_upload(
             container.llm_router, container.session_factory, container.embedder,
-            tenant=tenant, filename=upload.filename or "upload", data=data,
-            limits=container.limits, schema=schema,
-            collection=str(form.get("collection") or "default"), max_attempts=int(attempts))
+            tenant=tenant, filename=check_form_text("filename", upload.filename or "upload"),
+            data=data, limits=container.limits, schema=schema,
+            collection=check_form_text("collection", str(form.get("collection") or "default")),
+            max_attempts=int(attempts))
     return result.to_dict()
 
 

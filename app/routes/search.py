@@ -14,7 +14,14 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.deps import ContainerDep, SessionDep, TenantDep
-from app.routes.ask import CollectionName, DocumentIds, MinScore, QueryText, SearchMode
+from app.fields import (
+    CollectionName,
+    DocumentIds,
+    MetadataFilter,
+    MinScore,
+    QueryText,
+    SearchMode,
+)
 from pipelines.search import DEFAULT_TOP_K, Question, retrieve
 from retrieval.types import Hit
 
@@ -32,7 +39,7 @@ class SearchBody(BaseModel):
     mode: SearchMode = "hybrid"
     collection: CollectionName = None
     document_ids: DocumentIds = None
-    metadata: dict[str, Any] | None = None
+    metadata: MetadataFilter = None
 
 
 class HitOut(BaseModel):

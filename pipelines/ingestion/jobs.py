@@ -29,8 +29,9 @@ from sqlalchemy.orm import Session
 
 from ingest import store
 from ingest.corpus import ChunkRow, Document, Page
+from ingest.errors import InvalidMetadata
 from ingest.sniff import sniff
-from ingest.storable import storable_text
+from ingest.storable import json_problem, storable_text
 from ingest.store import Counted
 from ingest.types import Limits
 from pipelines.errors import DocumentNotFound, JobNotFound, JobWaitTimeout
@@ -99,8 +100,11 @@ def submit_document(
     Raises `IngestError` (4xx) for empty, unsupported or oversized input before storing
     anything. Two concurrent identical uploads end with one document: the loser of the
     unique-constraint race returns the winner's document with `created=False`. The file name
-    is made storable (`ingest.storable`): a client may send any characters in one. Commits.
+    is made storable (`ingest.storable`): a local file may be named with any characters. Metadata
+    that could not be stored and served back whole raises `InvalidMetadata` (422). Commits.
     """
+    if (problem := json_problem(metadata)) is not None:
+        raise InvalidMetadata(f"metadata: {problem}")
     sniffed = sniff(data, filename, limits)
     filename = storable_text(filename)
     digest = hashlib.sha256(data).hexdigest()

@@ -6,7 +6,13 @@ from __future__ import annotations
 from ingest.ocr_pool import SerialOcr
 from ingest.read_pages import read_pages
 from ingest.sniff import sniff
-from ingest.storable import storable, storable_json
+from ingest.storable import (
+    MAX_JSON_DEPTH,
+    json_problem,
+    storable,
+    storable_json,
+    unstorable_char,
+)
 from ingest.types import Limits
 from tests.support.odd_pdfs import EngineRaisingOn, raw_text_pdf
 
@@ -40,3 +46,26 @@ def test_plain_text_upload_is_storable_too() -> None:
     (page,) = read_pages(data, sniff(data, "m.txt", Limits()), limits=Limits(),
                          ocr=SerialOcr(EngineRaisingOn(min_width=0)))
     assert (page.text, page.removed_chars) == (f"Minutes of the meeting\n{body}", 1)
+
+
+def test_unstorable_char_names_the_first_refused_character() -> None:
+    assert unstorable_char("tab\tnew\nline\rok") is None
+    assert unstorable_char("a\x00b") == "contains the control character U+0000 at position 1"
+    assert unstorable_char("x\x1b[2J") == "contains the control character U+001B at position 1"
+    assert unstorable_char("\udc00") == "contains a lone surrogate U+DC00 at position 0"
+
+
+def test_json_problem_walks_any_depth_and_says_where() -> None:
+    deep: dict[str, object] = {"leaf": 1}
+    for _ in range(MAX_JSON_DEPTH - 1):
+        deep = {"a": deep}
+    assert json_problem(deep) is None  # exactly the limit
+    too_deep: object = deep
+    for _ in range(100_000):  # far past Python's recursion limit
+        too_deep = [too_deep]
+    assert "nests deeper than 32 levels" in (json_problem(too_deep) or "")
+    assert json_problem({"a": [1, {"b": float("inf")}]}) == (
+        "a.1.b is inf: JSON numbers must be finite")
+    assert json_problem({"ok": "fine", "bad": "\x00"}) == (
+        "bad contains the control character U+0000 at position 0")
+    assert "a key under a" in (json_problem({"a": {"\ud800": 1}}) or "")

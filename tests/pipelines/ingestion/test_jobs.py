@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db.engine import make_engine, session_factory
 from ingest import store
 from ingest.corpus import Document, DocumentFile
-from ingest.errors import EmptyFile, FileTooLarge, UnsupportedFileType
+from ingest.errors import EmptyFile, FileTooLarge, InvalidMetadata, UnsupportedFileType
 from ingest.types import Limits, Sniffed
 from pipelines import ingestion
 from pipelines.errors import DocumentNotFound, JobNotFound, JobWaitTimeout
@@ -105,6 +105,30 @@ def test_bad_uploads_raise_4xx_and_store_nothing(
         assert (
             _count(session, Document) == _count(session, DocumentFile) == _count(session, Job) == 0
         )
+
+
+def _nested(depth: int) -> dict[str, object]:
+    value: dict[str, object] = {}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [{"a": float("nan")}, {"a": {"b": "x\x00"}}, {"\ud800": 1}, _nested(40)],
+    ids=["nan", "nul", "surrogate", "depth-40"],
+)
+def test_metadata_that_could_not_be_served_back_is_refused_before_storing(
+    sessions: sessionmaker[Session], metadata: dict[str, object]
+) -> None:
+    """The use case guards what it stores itself: the CLI and other callers skip the API."""
+    with sessions() as session:
+        with pytest.raises(InvalidMetadata, match="metadata"):
+            ingestion.submit_document(session, tenant="acme", collection="default",
+                                      filename="x.md", data=NOTE, metadata=metadata,
+                                      limits=LIMITS)
+        assert _count(session, Document) == _count(session, Job) == 0
 
 
 def test_resubmitting_a_failed_document_requeues_it(sessions: sessionmaker[Session]) -> None:
