@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.embedding import DEFAULT_BATCH_SIZE
 from ingest.types import MAX_IMAGE_PIXELS, MAX_PAGES, MAX_UPLOAD_BYTES
+from pipelines.ingestion import DEFAULT_LEASE_SECONDS
 from retrieval.search import SEARCH_TIMEOUT_MS
 
 ENV_PREFIX = "LECTERN_"
@@ -191,7 +192,8 @@ class WorkerSettings(_Group):
     model_config = SettingsConfigDict(env_prefix="LECTERN_WORKER_")
 
     concurrency: PositiveInt = 1
-    lease_seconds: float = Field(default=30.0, gt=0, validation_alias="LECTERN_JOB_LEASE_SECONDS")
+    lease_seconds: float = Field(
+        default=DEFAULT_LEASE_SECONDS, gt=0, validation_alias="LECTERN_JOB_LEASE_SECONDS")
     inprocess: bool = Field(default=True, validation_alias="LECTERN_INPROCESS_WORKER")
 
 

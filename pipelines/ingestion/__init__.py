@@ -32,9 +32,10 @@ from pipelines.ingestion.jobs import (
 from pipelines.ingestion.observer import IngestObserver
 from pipelines.ingestion.ocr_cleanup import CleanupUnavailable, RouterTextCleaner, own_providers
 from pipelines.ingestion.pool import WorkerPool, start_inprocess_workers
-from pipelines.ingestion.worker import Worker, default_worker_id
+from pipelines.ingestion.worker import DEFAULT_LEASE_SECONDS, Worker, default_worker_id
 
 __all__ = [
+    "DEFAULT_LEASE_SECONDS",
     "JOB_STATUSES",
     "TERMINAL_STATUSES",
     "CleanupUnavailable",

@@ -40,6 +40,9 @@ from pipelines.ingestion.queue import Claimed
 
 log = logging.getLogger("lectern.worker")
 
+DEFAULT_LEASE_SECONDS = 30.0
+"""How long a claimed job stays a worker's without a heartbeat before another may take it."""
+
 SessionFactory = Callable[[], Session]
 ContextSource = IngestContext | Callable[[], IngestContext]
 
@@ -139,7 +142,7 @@ class Worker:
         context: ContextSource,
         *,
         worker_id: str | None = None,
-        lease_seconds: float = 30.0,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
         poll_interval: float = 0.5,
         heartbeat_interval: float | None = None,
         progress_interval: float = 0.25,
