@@ -18,11 +18,22 @@ from app.middleware import (
     SecurityHeadersMiddleware,
     UploadLimitMiddleware,
 )
-from app.routes import ask, documents, extract, health, jobs, metrics, search, usage
+from app.routes import (
+    ask,
+    conversations,
+    documents,
+    extract,
+    health,
+    jobs,
+    metrics,
+    search,
+    usage,
+)
 from app.uploads import FORM_OVERHEAD_BYTES
 
 ROUTERS: tuple[APIRouter, ...] = (health.router, documents.router, jobs.router, extract.router,
-                                  ask.router, search.router, usage.router, metrics.router)
+                                  ask.router, conversations.router, search.router, usage.router,
+                                  metrics.router)
 """Every router the app serves; a new API area adds its module's `router` here."""
 
 

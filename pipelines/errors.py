@@ -36,3 +36,10 @@ class JobWaitTimeout(PipelineError):
 
     code = "job_wait_timeout"
     http_status = 504
+
+
+class ConversationNotFound(PipelineError):
+    """No conversation with this id in the caller's tenant (it may exist in another tenant)."""
+
+    code = "conversation_not_found"
+    http_status = 404

@@ -4,6 +4,8 @@ A plain HTTP client of a running server (like `lectern ingest`), reading `POST /
 server-sent events with httpx-sse: tokens are written to stdout as they arrive, then the
 numbered sources with file, pages and section, then (on stderr) who answered and what it
 cost. The exit status is 1 when the server refuses the question or the answer breaks off.
+`--conversation new` starts a stored conversation and `--conversation ID` asks a follow-up in
+one (the server condenses it with the earlier turns); the id is printed on stderr to pass next.
 """
 
 from __future__ import annotations
@@ -81,6 +83,10 @@ def stream_answer(client: httpx.Client, body: dict[str, Any]) -> int:
 
 
 def _footer(meta: dict[str, Any]) -> None:
+    if meta.get("query"):
+        console.print(f"[dim]searched for: {escape(str(meta['query']))}[/dim]")
+    if meta.get("conversation_id"):
+        console.print(f"[dim]conversation {escape(str(meta['conversation_id']))}[/dim]")
     if meta.get("insufficient_evidence"):
         return
     usage = meta.get("usage") or {}
@@ -88,6 +94,20 @@ def _footer(meta: dict[str, Any]) -> None:
     cached = ", cached" if meta.get("cached") else ""
     console.print(f"[dim]{escape(str(label))} via {escape(str(meta.get('provider')))}{cached}; "
                   f"${usage.get('cost_usd', 0):.6f}, first token {usage.get('ttft_ms')} ms[/dim]")
+
+
+def _in_conversation(client: httpx.Client, body: dict[str, Any], conversation: str | None) -> int:
+    """Put the conversation's id into `body` (starting one for 'new'); the exit status."""
+    if conversation is None:
+        return 0
+    if conversation == "new":
+        response = client.post("/v1/conversations", json={})
+        if response.status_code != 201:
+            console.print(f"[red]{escape(describe_error(response))}[/red]")
+            return 1
+        conversation = str(response.json()["id"])
+    body["conversation_id"] = conversation
+    return 0
 
 
 def ask(
@@ -102,6 +122,8 @@ def ask(
     ),
     api_key: Annotated[str | None, typer.Option(envvar="LECTERN_API_KEY", help="API key")] = None,
     timeout: Annotated[float, typer.Option(help="seconds to wait between events")] = 300.0,
+    conversation: Annotated[str | None, typer.Option(
+        help="a stored conversation's id to ask a follow-up in, or 'new' to start one")] = None,
 ) -> None:
     """Ask a question over the HTTP API; the answer streams, then its sources are listed."""
     body: dict[str, Any] = {"question": question, "mode": mode}
@@ -112,7 +134,9 @@ def ask(
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
         with httpx.Client(base_url=url, headers=headers, timeout=timeout) as client:
-            status = stream_answer(client, body)
+            status = _in_conversation(client, body, conversation)
+            if status == 0:
+                status = stream_answer(client, body)
     except httpx.HTTPError as exc:
         console.print(f"[red]cannot reach {escape(url)}: {escape(str(exc))}[/red]")
         status = 1

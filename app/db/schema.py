@@ -11,13 +11,16 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 import ingest.corpus
+import pipelines.conversation
 import pipelines.ingestion
 import pipelines.llm
 from app.db import api_keys
 from core import Base
 
-TABLE_MODULES = (ingest.corpus, pipelines.ingestion, pipelines.llm, api_keys)
-"""The modules whose import registers every table (the corpus, jobs, the LLM layer, keys)."""
+TABLE_MODULES = (ingest.corpus, pipelines.ingestion, pipelines.llm, pipelines.conversation,
+                 api_keys)
+"""The modules whose import registers every table (the corpus, jobs, the LLM layer,
+conversations, keys)."""
 
 
 def schema_metadata() -> MetaData:

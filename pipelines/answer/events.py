@@ -21,7 +21,9 @@ from retrieval.types import Source
 @dataclass(frozen=True)
 class Meta:
     """Who answers: `provider`/`model`/`tier`/`prompt` are null on the insufficient-evidence
-    path, where no model is called."""
+    path, where no model is called. In a conversation, `conversation_id` names it and `query`
+    is the stand-alone question retrieval searched for when the follow-up was rewritten
+    (`query_rewrite` says how: heuristic or llm); both are null otherwise."""
 
     name: ClassVar[str] = "meta"
     request_id: str
@@ -34,6 +36,9 @@ class Meta:
     degraded: bool = False
     attempt: int = 1
     insufficient_evidence: bool = False
+    conversation_id: str | None = None
+    query: str | None = None
+    query_rewrite: str | None = None
 
     @classmethod
     def of(cls, served: Served) -> Meta:
@@ -46,7 +51,9 @@ class Meta:
         return {"request_id": self.request_id, "provider": self.provider, "model": self.model,
                 "tier": self.tier, "prompt": self.prompt, "cached": self.cached,
                 "extractive": self.extractive, "degraded": self.degraded,
-                "attempt": self.attempt, "insufficient_evidence": self.insufficient_evidence}
+                "attempt": self.attempt, "insufficient_evidence": self.insufficient_evidence,
+                "conversation_id": self.conversation_id, "query": self.query,
+                "query_rewrite": self.query_rewrite}
 
 
 @dataclass(frozen=True)

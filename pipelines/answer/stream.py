@@ -15,9 +15,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
 from types import TracebackType
-from typing import Any
+from typing import Protocol
 
 from pipelines.answer.events import AnswerEvent
+
+
+class Closable(Protocol):
+    """What an `AnswerStream` may own: a router stream, or another answer stream it wraps."""
+
+    async def aclose(self) -> None: ...
 
 
 class AnswerStream(AsyncIterator[AnswerEvent]):
@@ -29,7 +35,7 @@ class AnswerStream(AsyncIterator[AnswerEvent]):
     """
 
     def __init__(self, events: AsyncGenerator[AnswerEvent, None], *,
-                 owns: AsyncGenerator[Any, None] | None = None) -> None:
+                 owns: Closable | None = None) -> None:
         self._events = events
         self._owns = owns
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pipelines.llm.errors import ConfigError
 from pipelines.llm.types import TaskType
 
-TASKS: tuple[TaskType, ...] = ("answer", "cleanup", "extract", "classify")
+TASKS: tuple[TaskType, ...] = ("answer", "cleanup", "extract", "classify", "condense")
 StructuredMode = Literal["json_schema", "json_object", "tools", "none"]
 EXTRACTIVE_KIND = "extractive"
 
@@ -108,6 +108,7 @@ def default_tasks() -> dict[str, TaskPolicy]:
         "cleanup": TaskPolicy(min_tier="mid", max_output_tokens=4096),
         "extract": TaskPolicy(min_tier="mid", max_output_tokens=2048),
         "classify": TaskPolicy(min_tier="free", max_output_tokens=64),
+        "condense": TaskPolicy(min_tier="free", max_output_tokens=128),
     }
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant"]
-TaskType = Literal["answer", "cleanup", "extract", "classify"]
+TaskType = Literal["answer", "cleanup", "extract", "classify", "condense"]
 
 
 @dataclass(frozen=True)

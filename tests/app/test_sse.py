@@ -75,7 +75,8 @@ async def test_each_answer_event_becomes_one_named_json_event() -> None:
     assert out[0][1] == {"request_id": "req-1", "provider": "openai", "model": "gpt-4o-mini",
                          "tier": "mid", "prompt": "answer@v1", "cached": False,
                          "extractive": False, "degraded": False, "attempt": 1,
-                         "insufficient_evidence": False}
+                         "insufficient_evidence": False, "conversation_id": None,
+                         "query": None, "query_rewrite": None}
     assert out[1][1] == [{"n": 1, "document_id": str(uuid.UUID(int=7)),
                           "filename": "manual.pdf", "page_start": 3, "page_end": 4,
                           "section": "Support > Warranty", "score": 0.8123,

@@ -1,0 +1,97 @@
+"""Answering a follow-up: earlier turns → a stand-alone question → the answer use case.
+
+The earlier turns come inline (`history`, kept by the client) or from a stored conversation
+(`conversation_id`, its latest `MAX_TURNS` turns). The follow-up is condensed into a question
+that stands alone (`condense`), which retrieval searches for and the model answers; `meta`
+shows it. A stored conversation gets the new turn (question, stand-alone question, answer
+text, sources) once the answer is complete, before `done` is sent, so a client that saw
+`done` finds the turn in the thread. A broken answer (`error`) adds no turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import AsyncGenerator, Callable, Sequence
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ingest.embedding import Embedder
+from pipelines.answer import AnswerEvent, AnswerStream, Done, Meta, Sources, Token, answer
+from pipelines.conversation.condense import MAX_TURNS, Condensed, Condenser, Turn
+from pipelines.conversation.store import add_turn, get_conversation
+from pipelines.llm import Router
+from pipelines.search import Question, SearchGate
+
+SessionFactory = Callable[[], Session]
+
+
+def stored_turns(session: Session, *, tenant: str, conversation_id: uuid.UUID) -> list[Turn]:
+    """The conversation's latest turns, oldest first; `ConversationNotFound` if not the
+    tenant's."""
+    thread = get_conversation(session, tenant=tenant, conversation_id=conversation_id)
+    return [Turn(t.question, t.answer, t.query) for t in thread.turns[-MAX_TURNS:]]
+
+
+async def answer_follow_up(
+    session: Session, sessions: SessionFactory, *, tenant: str, question: Question,
+    history: Sequence[Turn], conversation_id: uuid.UUID | None, embedder: Embedder,
+    router: Router, request_id: str | None = None, gate: SearchGate | None = None,
+    search_timeout_ms: int | None = None,
+) -> AnswerStream:
+    """`pipelines.answer.answer` for `question` after `history` or the stored conversation's
+    turns (see the module docstring); raises what `answer` raises, and `ConversationNotFound`."""
+    if conversation_id is not None:
+        history = await asyncio.to_thread(stored_turns, session, tenant=tenant,
+                                          conversation_id=conversation_id)
+    condensed = await Condenser(router).condense(history, question.text, tenant=tenant,
+                                                 request_id=request_id)
+    options: dict[str, Any] = {} if search_timeout_ms is None else {
+        "search_timeout_ms": search_timeout_ms}
+    inner = await answer(session, tenant=tenant,
+                         question=dataclasses.replace(question, text=condensed.text),
+                         embedder=embedder, router=router, request_id=request_id, gate=gate,
+                         **options)
+    record = None if conversation_id is None else _Recorder(
+        sessions, tenant, conversation_id, question.text, condensed.text)
+    return AnswerStream(_annotated(inner, condensed, conversation_id, record), owns=inner)
+
+
+class _Recorder:
+    """Stores the finished turn of a stored conversation (off the event loop)."""
+
+    def __init__(self, sessions: SessionFactory, tenant: str, conversation_id: uuid.UUID,
+                 question: str, query: str) -> None:
+        self.sessions, self.tenant, self.conversation_id = sessions, tenant, conversation_id
+        self.question, self.query = question, query
+
+    def __call__(self, answer_text: str, sources: list[dict[str, Any]]) -> None:
+        with self.sessions() as session:
+            add_turn(session, tenant=self.tenant, conversation_id=self.conversation_id,
+                     question=self.question, query=self.query, answer=answer_text,
+                     sources=sources)
+
+
+async def _annotated(events: AnswerStream, condensed: Condensed,
+                     conversation_id: uuid.UUID | None,
+                     record: _Recorder | None) -> AsyncGenerator[AnswerEvent, None]:
+    """The answer's events with the conversation in `meta`, recording the turn before
+    `done`."""
+    rewritten = condensed.method != "none"
+    text: list[str] = []
+    sources: list[dict[str, Any]] = []
+    async for event in events:
+        if isinstance(event, Meta):
+            event = dataclasses.replace(
+                event, conversation_id=None if conversation_id is None else str(conversation_id),
+                query=condensed.text if rewritten else None,
+                query_rewrite=condensed.method if rewritten else None)
+        elif isinstance(event, Sources):
+            sources = event.data()
+        elif isinstance(event, Token):
+            text.append(event.text)
+        elif isinstance(event, Done) and record is not None:
+            await asyncio.to_thread(record, "".join(text), sources)
+        yield event
