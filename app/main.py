@@ -22,6 +22,7 @@ from app.routes import (
     ask,
     conversations,
     documents,
+    evals,
     extract,
     health,
     jobs,
@@ -32,8 +33,8 @@ from app.routes import (
 from app.uploads import FORM_OVERHEAD_BYTES
 
 ROUTERS: tuple[APIRouter, ...] = (health.router, documents.router, jobs.router, extract.router,
-                                  ask.router, conversations.router, search.router, usage.router,
-                                  metrics.router)
+                                  ask.router, conversations.router, evals.router, search.router,
+                                  usage.router, metrics.router)
 """Every router the app serves; a new API area adds its module's `router` here."""
 
 

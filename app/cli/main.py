@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from app.cli import ask as cli_ask
+from app.cli import evals as cli_evals
 from app.cli import extract as cli_extract
 from app.cli import ingest as cli_ingest
 from app.logs import configure_logging
@@ -40,6 +41,7 @@ cli.add_typer(keys_cli, name="keys")
 cli.command("ingest")(cli_ingest.ingest)
 cli.command("ask")(cli_ask.ask)
 cli.command("extract")(cli_extract.extract)
+cli.command("eval")(cli_evals.eval_command)
 
 log = logging.getLogger("lectern.cli")
 out = Console()

@@ -12,15 +12,16 @@ from sqlalchemy import MetaData
 
 import ingest.corpus
 import pipelines.conversation
+import pipelines.evaluation
 import pipelines.ingestion
 import pipelines.llm
 from app.db import api_keys
 from core import Base
 
 TABLE_MODULES = (ingest.corpus, pipelines.ingestion, pipelines.llm, pipelines.conversation,
-                 api_keys)
+                 pipelines.evaluation, api_keys)
 """The modules whose import registers every table (the corpus, jobs, the LLM layer,
-conversations, keys)."""
+conversations, evaluation runs, keys)."""
 
 
 def schema_metadata() -> MetaData:
