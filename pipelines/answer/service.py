@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ingest.embedding import Embedder
+from pipelines.answer.citations import in_citation_order
 from pipelines.answer.events import (
     AnswerError,
     AnswerEvent,
@@ -104,7 +105,7 @@ async def answer(session: Session, *, tenant: str, question: Question, embedder:
     except BaseException:
         await stream.aclose()
         raise
-    return AnswerStream(_relay(first, stream, fitter, clock), owns=stream)
+    return AnswerStream(in_citation_order(_relay(first, stream, fitter, clock)), owns=stream)
 
 
 @dataclass
