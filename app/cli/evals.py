@@ -67,6 +67,7 @@ def eval_command(
     tolerance: Annotated[float, typer.Option(min=0, max=1,
                                              help="largest drop that is not a regression")] = 0.02,
     answers: Annotated[bool, typer.Option(help="also answer questions with an answer")] = True,
+    mode: Annotated[str, typer.Option(help="hybrid, vector or text retrieval")] = "hybrid",
     url: Annotated[str, typer.Option(envvar="LECTERN_URL", help="lectern server")] = (
         "http://127.0.0.1:8000"),
     api_key: Annotated[str | None, typer.Option(envvar="LECTERN_API_KEY", help="API key")] = None,
@@ -75,7 +76,7 @@ def eval_command(
     """Run a golden set against the live corpus; exit 1 when a metric regressed."""
     questions = read_lines(golden)
     body = {"name": name or golden.stem, "collection": collection, "tolerance": tolerance,
-            "answers": answers, "questions": questions}
+            "answers": answers, "mode": mode, "questions": questions}
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
         with (httpx.Client(base_url=url, headers=headers, timeout=timeout) as client,

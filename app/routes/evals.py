@@ -15,7 +15,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.deps import ContainerDep, Limit, Offset, SessionDep, TenantDep
-from app.fields import CollectionName, JsonObject, Text
+from app.fields import CollectionName, JsonObject, SearchMode, Text
 from app.schemas import Listing, listing
 from pipelines import evaluation
 from pipelines.evaluation import EvalRun
@@ -38,6 +38,7 @@ class EvalBody(BaseModel):
                                                  max_length=evaluation.MAX_QUESTIONS)]
     tolerance: Annotated[float, Field(ge=0, le=1)] = evaluation.DEFAULT_TOLERANCE
     answers: bool = True
+    mode: SearchMode = "hybrid"
 
 
 class EvalRunOut(BaseModel):
@@ -72,7 +73,8 @@ async def run_eval(body: EvalBody, container: ContainerDep, session: SessionDep,
     run = await evaluation.run_evaluation(
         session, tenant=tenant, questions=questions,
         options=evaluation.EvalOptions(name=body.name, collection=body.collection,
-                                       tolerance=body.tolerance, answers=body.answers),
+                                       tolerance=body.tolerance, answers=body.answers,
+                                       mode=body.mode),
         services=evaluation.Services(container.embedder, container.llm_router,
                                      container.search_gate))
     return EvalRunOut.of(run)

@@ -6,7 +6,8 @@ Public API:
   `DEFAULT_TOLERANCE` (`service`), and the stored run `EvalRun` (`tables`);
 - `read_jsonl`, `parse_golden`, `GoldenQuestion`, `Expected`, `InvalidGoldenSet`,
   `MAX_QUESTIONS` (`golden`);
-- `HIGHER_IS_BETTER`, `LOWER_IS_BETTER`, `suggest_min_score`, `retrieval_scores` (`metrics`).
+- `HIGHER_IS_BETTER`, `LOWER_IS_BETTER`, `RankedHit`, `suggest_min_score`, `retrieval_scores`
+  (`metrics`).
 """
 
 from pipelines.evaluation.golden import (
@@ -20,6 +21,7 @@ from pipelines.evaluation.golden import (
 from pipelines.evaluation.metrics import (
     HIGHER_IS_BETTER,
     LOWER_IS_BETTER,
+    RankedHit,
     retrieval_scores,
     suggest_min_score,
 )
@@ -45,6 +47,7 @@ __all__ = [
     "Expected",
     "GoldenQuestion",
     "InvalidGoldenSet",
+    "RankedHit",
     "Services",
     "get_run",
     "list_runs",

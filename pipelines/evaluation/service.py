@@ -36,7 +36,7 @@ from pipelines.evaluation.metrics import (
 from pipelines.evaluation.tables import EvalRun
 from pipelines.llm import LLMError, Router
 from pipelines.search import Question, SearchGate, retrieve
-from retrieval.types import Hit
+from retrieval.types import Hit, SearchMode
 
 DEFAULT_TOLERANCE = 0.02
 SEARCH_DEPTH = 10
@@ -59,6 +59,7 @@ class EvalOptions:
     collection: str | None = None
     tolerance: float = DEFAULT_TOLERANCE
     answers: bool = True
+    mode: SearchMode = "hybrid"
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,8 @@ def _ranked(hits: Sequence[Hit]) -> list[RankedHit]:
 
 async def _one(session: Session, tenant: str, question: GoldenQuestion, options: EvalOptions,
                services: Services) -> dict[str, Any]:
-    asked = Question(text=question.question, top_k=SEARCH_DEPTH, collection=options.collection)
+    asked = Question(text=question.question, top_k=SEARCH_DEPTH, mode=options.mode,
+                     collection=options.collection)
 
     async def search(asking: Question) -> list[RankedHit]:
         return _ranked(await retrieve(session, tenant=tenant, embedder=services.embedder,
