@@ -18,6 +18,7 @@ from app.middleware import (
     SecurityHeadersMiddleware,
     UploadLimitMiddleware,
 )
+from app.openai_compat import OpenAIErrorShape
 from app.routes import (
     ask,
     conversations,
@@ -27,6 +28,8 @@ from app.routes import (
     health,
     jobs,
     metrics,
+    openai_chat,
+    openai_models,
     search,
     usage,
 )
@@ -34,7 +37,8 @@ from app.uploads import FORM_OVERHEAD_BYTES
 
 ROUTERS: tuple[APIRouter, ...] = (health.router, documents.router, jobs.router, extract.router,
                                   ask.router, conversations.router, evals.router, search.router,
-                                  usage.router, metrics.router)
+                                  usage.router, metrics.router, openai_chat.router,
+                                  openai_models.router)
 """Every router the app serves; a new API area adds its module's `router` here."""
 
 
@@ -56,6 +60,7 @@ def create_app(container: Container) -> FastAPI:
     )
     app.add_middleware(AuthGateMiddleware, container=container)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(OpenAIErrorShape)  # OpenAI's error shape on its routes, the gate's too
     app.add_middleware(metrics.HttpMetricsMiddleware, registry=container.metrics_registry)
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: on every response, 500s too
     return app
