@@ -42,6 +42,9 @@ log = logging.getLogger("lectern.worker")
 
 DEFAULT_LEASE_SECONDS = 30.0
 """How long a claimed job stays a worker's without a heartbeat before another may take it."""
+ENDING_GRACE_S = 2.0
+"""How long a refused heartbeat waits for its own job to end before calling the lease lost: a
+beat right after the job's final commit finds the job no longer running, yet nothing is lost."""
 
 SessionFactory = Callable[[], Session]
 ContextSource = IngestContext | Callable[[], IngestContext]
@@ -97,7 +100,8 @@ class _Lease:
         while not self._finished.wait(self._worker.heartbeat_interval):
             try:
                 if not self._renew():
-                    log.warning("job %s: lease lost", self._job.id)
+                    if not self._finished.wait(ENDING_GRACE_S):
+                        log.warning("job %s: lease lost", self._job.id)
                     return
             except Exception as exc:  # a database blip: the next beat may succeed
                 log.warning("job %s: lease renewal failed (%s)", self._job.id,

@@ -5,17 +5,23 @@ Pipeline logic runs with the deterministic `HashEmbedder`: the worker is what is
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select, update
 
 from ingest.corpus import ChunkRow
 from ingest.pipeline import IngestContext
 from pipelines import ingestion
 from pipelines.ingestion import Job, Worker, start_inprocess_workers
+from pipelines.ingestion import queue as job_queue
+from pipelines.ingestion.worker import _Lease
 from tests.support.fake_embedder import HashEmbedder
 from tests.support.job_queue import FlakyEmbedder, GateEmbedder, QueueDb, markdown_doc
+from tests.support.waiting import until
 
 
 def test_happy_path_succeeds_once_with_progress(db: QueueDb) -> None:
@@ -145,3 +151,40 @@ def test_two_workers_process_each_job_exactly_once(db: QueueDb) -> None:
     headings = [next(t for t in batch if "Handbook" in t) for batch in embedder.calls]
     tags = sorted(h.split("Handbook ")[1].split()[0] for h in headings)
     assert tags == sorted(f"doc{i}" for i in range(6))  # each document embedded exactly once
+
+
+def test_a_heartbeat_after_the_jobs_own_end_is_not_a_lost_lease(
+    db: QueueDb, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The final commit makes the job no longer `running`; a beat in the moment before the
+    lease is closed used to log "lease lost" for every such job (real filings, 2 of 4)."""
+    job = db.submit()
+    worker = Worker(db.sessions, IngestContext(embedder=HashEmbedder()), worker_id="w",
+                    heartbeat_interval=0.01)
+    with db.sessions() as session:
+        claimed = job_queue.claim(session, worker_id="w", lease_seconds=30)
+    assert claimed is not None and claimed.id == job.id
+    warnings = caplog.at_level(logging.WARNING, logger="lectern.worker")
+    with warnings, _Lease(worker, claimed) as lease:
+        with db.sessions() as session:  # what finish() commits
+            session.execute(update(Job).where(Job.id == job.id).values(status="succeeded"))
+            session.commit()
+        asyncio.run(until(lease.lost.is_set, what="a refused heartbeat"))
+    assert not [r for r in caplog.records if "lease lost" in r.getMessage()]
+
+
+def test_a_lease_taken_by_another_worker_is_reported_lost(
+    db: QueueDb, caplog: pytest.LogCaptureFixture
+) -> None:
+    job = db.submit()
+    worker = Worker(db.sessions, IngestContext(embedder=HashEmbedder()), worker_id="w",
+                    heartbeat_interval=0.01)
+    with db.sessions() as session:
+        claimed = job_queue.claim(session, worker_id="w", lease_seconds=30)
+    assert claimed is not None
+    with caplog.at_level(logging.WARNING, logger="lectern.worker"), _Lease(worker, claimed):
+        with db.sessions() as session:
+            session.execute(update(Job).where(Job.id == job.id).values(worker_id="thief"))
+            session.commit()
+        asyncio.run(until(lambda: any("lease lost" in r.getMessage() for r in caplog.records),
+                          timeout=15, what="the lease-lost warning"))
