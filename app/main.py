@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 
 from app.container import Container
 from app.errors import install_error_handlers
+from app.mcp import mount as mount_mcp
 from app.middleware import (
     AuthGateMiddleware,
     RequestContextMiddleware,
@@ -55,6 +56,7 @@ def create_app(container: Container) -> FastAPI:
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    mount_mcp(app, container)  # MCP over streamable HTTP at /mcp, behind the auth gate
     # Added last = outermost: the request id exists before the auth gate or the size guard can
     # answer, and the gate refuses a request without a key before the size guard looks at it.
     app.add_middleware(

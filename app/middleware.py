@@ -156,7 +156,8 @@ class AuthGateMiddleware:
     reached; any other error goes on to the 500 catch-all.
     """
 
-    TENANT_PATHS = "/v1/"
+    TENANT_PATHS = ("/v1/", "/mcp")
+    """Path prefixes whose requests act for a tenant: the API, and MCP (`app.mcp.MCP_PATH`)."""
 
     def __init__(self, app: ASGIApp, container: Container) -> None:
         self.app = app

@@ -22,6 +22,7 @@ from app.cli import ask as cli_ask
 from app.cli import evals as cli_evals
 from app.cli import extract as cli_extract
 from app.cli import ingest as cli_ingest
+from app.cli import mcp as cli_mcp
 from app.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ cli.command("ingest")(cli_ingest.ingest)
 cli.command("ask")(cli_ask.ask)
 cli.command("extract")(cli_extract.extract)
 cli.command("eval")(cli_evals.eval_command)
+cli.command("mcp")(cli_mcp.mcp)
 
 log = logging.getLogger("lectern.cli")
 out = Console()
