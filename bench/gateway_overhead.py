@@ -221,6 +221,7 @@ def measure(call: Call, direct: openai.OpenAI, gateway: openai.OpenAI, rounds: i
 
 
 def stats(values: Sequence[float]) -> dict[str, float]:
+    """p50, p95 and mean of `values` (ms), and how many there were."""
     return {"p50": round(percentile(values, 50), 3), "p95": round(percentile(values, 95), 3),
             "mean": round(sum(values) / len(values), 3), "n": len(values)}
 
