@@ -38,10 +38,10 @@ from app.routes import (
 from app.uploads import FORM_OVERHEAD_BYTES
 from app.web import router as web_router
 
-ROUTERS: tuple[APIRouter, ...] = (health.router, documents.router, page_images.router,
-                                  jobs.router, extract.router, ask.router, conversations.router,
-                                  evals.router, search.router, usage.router, metrics.router,
-                                  openai_chat.router, openai_models.router, web_router)
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router, documents.router, documents.collections_router, page_images.router,
+    jobs.router, extract.router, ask.router, conversations.router, evals.router, search.router,
+    usage.router, metrics.router, openai_chat.router, openai_models.router, web_router)
 """Every router the app serves; a new API area adds its module's `router` here."""
 
 

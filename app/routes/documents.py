@@ -1,4 +1,5 @@
-"""`/v1/documents`: upload, list, read, chunks, pages, delete.
+"""`/v1/documents`: upload, list, read, edit, original file, chunks, pages, delete; and
+`/v1/collections`.
 
 Thin: parse the request, call `pipelines.ingestion.jobs`, shape the response. An upload answers
 202 with the document and its queued job, or 200 with the existing document (and no job)
@@ -8,17 +9,48 @@ when the same bytes are already in the tenant's collection.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile, status
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.deps import ContainerDep, Limit, Offset, SessionDep, TenantDep
-from app.fields import Text, check_form_text
+from app.fields import CollectionName, JsonObject, Text, check_form_text
 from app.schemas import ChunkOut, DocumentOut, JobOut, Listing, PageOut, SubmissionOut, listing
 from app.uploads import one_file_part, parse_metadata, read_bounded
 from pipelines import ingestion
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
+collections_router = APIRouter(prefix="/v1/collections", tags=["documents"])
+
+
+class DocumentEdit(BaseModel):
+    """What to change: `metadata` replaces the document's metadata whole, `collection` moves
+    it; fields left out stay as they are. Nothing is re-embedded."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"metadata": {"year": 2024, "team": "finance"}, "collection": "reports"}]})
+
+    metadata: JsonObject | None = None
+    collection: CollectionName = None
+
+
+class CollectionOut(BaseModel):
+    """A collection with its documents by status and its chunks."""
+
+    name: str
+    documents: int
+    ready: int
+    processing: int
+    failed: int
+    chunks: int
+
+
+class CollectionsOut(BaseModel):
+    """The tenant's collections by name."""
+
+    items: list[CollectionOut] = Field(default_factory=list)
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, dependencies=[Depends(one_file_part)])
@@ -73,6 +105,33 @@ def list_documents(
 def get_document(document_id: uuid.UUID, session: SessionDep, tenant: TenantDep) -> DocumentOut:
     """One document of the tenant (404 for unknown ids and for other tenants' ids)."""
     return DocumentOut.of(ingestion.get_document(session, tenant=tenant, document_id=document_id))
+
+
+@router.patch("/{document_id}")
+def edit_document(document_id: uuid.UUID, body: DocumentEdit, session: SessionDep,
+                  tenant: TenantDep) -> DocumentOut:
+    """Change the document's metadata or collection; searches and filters see it at once."""
+    return DocumentOut.of(ingestion.update_document(
+        session, tenant=tenant, document_id=document_id, metadata=body.metadata,
+        collection=body.collection))
+
+
+@router.get("/{document_id}/file", response_class=Response,
+            responses={200: {"content": {"application/octet-stream": {}},
+                             "description": "the uploaded bytes, with their content type"}})
+def download_document(document_id: uuid.UUID, session: SessionDep, tenant: TenantDep) -> Any:
+    """The original upload, as it was sent."""
+    document, data = ingestion.document_file(session, tenant=tenant, document_id=document_id)
+    disposition = f"attachment; filename*=UTF-8''{quote(document.filename)}"
+    return Response(data, media_type=document.content_type,
+                    headers={"Content-Disposition": disposition})
+
+
+@collections_router.get("")
+def list_collections(session: SessionDep, tenant: TenantDep) -> CollectionsOut:
+    """The tenant's collections with their counts."""
+    return CollectionsOut(items=[CollectionOut(**vars(c)) for c in
+                                 ingestion.list_collections(session, tenant=tenant)])
 
 
 @router.get("/{document_id}/chunks")

@@ -5,6 +5,9 @@ Public API:
 - `submit_document`, `Submission`, `get_document`, `list_documents`, `list_pages`,
   `list_chunks`, `delete_document`, `get_job`, `list_jobs`, `wait_for_job`,
   `TERMINAL_STATUSES`: the use case as the API and CLI see it (`jobs`);
+- `update_document`, `DuplicateDocument`, `document_file`, `list_collections`, `Collection`:
+  metadata and collection edits without re-embedding, the original bytes, the collections
+  (`edits`);
 - `Job`, `JOB_STATUSES`: the job table (`job_table`);
 - `Worker`, `default_worker_id`: the worker that runs jobs (`worker`; its queue transitions
   are in `queue`), `WorkerPool`, `start_inprocess_workers`: worker threads (`pool`);
@@ -14,6 +17,13 @@ Public API:
   router (`ocr_cleanup`).
 """
 
+from pipelines.ingestion.edits import (
+    Collection,
+    DuplicateDocument,
+    document_file,
+    list_collections,
+    update_document,
+)
 from pipelines.ingestion.job_table import JOB_STATUSES, Job
 from pipelines.ingestion.jobs import (
     TERMINAL_STATUSES,
@@ -39,6 +49,8 @@ __all__ = [
     "JOB_STATUSES",
     "TERMINAL_STATUSES",
     "CleanupUnavailable",
+    "Collection",
+    "DuplicateDocument",
     "IngestObserver",
     "Job",
     "RouterTextCleaner",
@@ -47,9 +59,11 @@ __all__ = [
     "WorkerPool",
     "default_worker_id",
     "delete_document",
+    "document_file",
     "get_document",
     "get_job",
     "list_chunks",
+    "list_collections",
     "list_documents",
     "list_jobs",
     "list_pages",
@@ -57,5 +71,6 @@ __all__ = [
     "queue_depth",
     "start_inprocess_workers",
     "submit_document",
+    "update_document",
     "wait_for_job",
 ]
