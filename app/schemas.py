@@ -109,7 +109,7 @@ class Progress(BaseModel):
 
 
 class JobOut(BaseModel):
-    """An ingestion job; `status` is queued, running, succeeded or failed."""
+    """An ingestion job; `status` is queued, running, succeeded, failed or cancelled."""
 
     id: uuid.UUID
     document_id: uuid.UUID | None

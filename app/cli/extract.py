@@ -55,7 +55,7 @@ def upload_and_wait(client: httpx.Client, path: Path, collection: str | None,
     job = body.get("job")
     deadline = time.monotonic() + timeout_s
     last = ""
-    while job is not None and job["status"] not in ("succeeded", "failed"):
+    while job is not None and job["status"] not in ("succeeded", "failed", "cancelled"):
         if time.monotonic() > deadline:
             raise _fail(f"ingestion still {job['status']} after {timeout_s:.0f}s "
                         f"(document {document_id}; extract it later by id)")

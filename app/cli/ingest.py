@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 INGESTIBLE_SUFFIXES = frozenset(
     {".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".txt", ".md", ".markdown"}
 )
-TERMINAL = frozenset({"succeeded", "failed", "ready"})
+TERMINAL = frozenset({"succeeded", "failed", "cancelled", "ready"})
 _BODY_CHARS = 200  # of a non-API error body, kept short: it is shown in the per-file summary
 
 console = Console(stderr=True)

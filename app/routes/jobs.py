@@ -30,6 +30,13 @@ def list_jobs(
     return listing(listed, JobOut.of, limit=limit, offset=offset)
 
 
+@router.post("/{job_id}/cancel")
+def cancel_job(job_id: uuid.UUID, session: SessionDep, tenant: TenantDep) -> JobOut:
+    """Stop a queued or running job (409 `job_finished` once it ended); its document is left
+    `failed` with the error `cancelled`, with nothing of the job stored."""
+    return JobOut.of(ingestion.cancel_job(session, tenant=tenant, job_id=job_id))
+
+
 @router.get("/{job_id}")
 def get_job(job_id: uuid.UUID, session: SessionDep, tenant: TenantDep) -> JobOut:
     """Status, stage, progress (pages done of total) and error of one of the tenant's jobs."""

@@ -8,6 +8,7 @@ Public API:
 - `update_document`, `DuplicateDocument`, `document_file`, `list_collections`, `Collection`:
   metadata and collection edits without re-embedding, the original bytes, the collections
   (`edits`);
+- `cancel_job`, `JobFinished`: stopping a queued or running job (`cancel`);
 - `Job`, `JOB_STATUSES`: the job table (`job_table`);
 - `Worker`, `default_worker_id`: the worker that runs jobs (`worker`; its queue transitions
   are in `queue`), `WorkerPool`, `start_inprocess_workers`: worker threads (`pool`);
@@ -17,6 +18,7 @@ Public API:
   router (`ocr_cleanup`).
 """
 
+from pipelines.ingestion.cancel import JobFinished, cancel_job
 from pipelines.ingestion.edits import (
     Collection,
     DuplicateDocument,
@@ -53,10 +55,12 @@ __all__ = [
     "DuplicateDocument",
     "IngestObserver",
     "Job",
+    "JobFinished",
     "RouterTextCleaner",
     "Submission",
     "Worker",
     "WorkerPool",
+    "cancel_job",
     "default_worker_id",
     "delete_document",
     "document_file",

@@ -37,7 +37,7 @@ from ingest.types import Limits
 from pipelines.errors import DocumentNotFound, JobNotFound, JobWaitTimeout
 from pipelines.ingestion.job_table import Job
 
-TERMINAL_STATUSES = frozenset({"succeeded", "failed"})
+TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 
 
 @dataclass(frozen=True)

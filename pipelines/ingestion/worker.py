@@ -219,7 +219,7 @@ class Worker:
             with _Lease(self, job) as lease:
                 result = self._ingest(job, data, document.filename, lease)
         except JobLost:
-            log.warning("job %s: no longer ours (lease taken over or deleted)", job.id)
+            log.warning("job %s: no longer ours (cancelled, deleted or taken over)", job.id)
         except ShuttingDown:
             with self.session_factory() as session:
                 job_queue.release(session, job=job, worker_id=self.worker_id)

@@ -70,3 +70,21 @@ def test_the_original_file_comes_back_as_uploaded(alpha: httpx.Client,
     assert got.headers["content-disposition"] == (
         "attachment; filename*=UTF-8''r%C3%A9union%20notes.md")
     assert beta.get(f"/v1/documents/{doc}/file").status_code == 404
+
+
+def test_cancel_over_http_refuses_ended_and_foreign_jobs(alpha: httpx.Client,
+                                                         beta: httpx.Client) -> None:
+    response = upload(alpha, "cancel-me.md", NOTE + b"\nCancel me.\n")
+    job = response.json()["job"]["id"]
+    assert beta.post(f"/v1/jobs/{job}/cancel").status_code == 404
+    first = alpha.post(f"/v1/jobs/{job}/cancel")
+    if first.status_code == 200:  # still queued or running: cancelled
+        assert first.json()["status"] == "cancelled"
+        assert first.json()["error"]["code"] == "cancelled"
+        assert wait_for_job(alpha, job)["status"] == "cancelled"
+    else:  # the worker was quicker
+        assert first.json()["error"]["code"] == "job_finished"
+    again = alpha.post(f"/v1/jobs/{job}/cancel")
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "job_finished")
+    listed = alpha.get("/v1/jobs", params={"status": "cancelled"})
+    assert listed.status_code == 200

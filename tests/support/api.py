@@ -41,7 +41,7 @@ def items(client: httpx.Client, path: str) -> list[dict[str, Any]]:
 
 
 def wait_for_job(client: httpx.Client, job_id: str, timeout_s: float = 300.0) -> dict[str, Any]:
-    """Poll `GET /v1/jobs/{id}` until it succeeds or fails; return the last job body.
+    """Poll `GET /v1/jobs/{id}` until it ends (succeeded, failed, cancelled); return its body.
 
     Also checks, on the way, that progress never goes backwards within a stage's page count.
     """
@@ -53,7 +53,7 @@ def wait_for_job(client: httpx.Client, job_id: str, timeout_s: float = 300.0) ->
         progress = job["progress"]
         if progress["pages_total"] is not None:
             assert 0 <= progress["pages_done"] <= progress["pages_total"], job
-        if job["status"] in ("succeeded", "failed"):
+        if job["status"] in ("succeeded", "failed", "cancelled"):
             return job
         if time.monotonic() > deadline:
             raise AssertionError(f"job {job_id} still {job['status']} after {timeout_s}s: {job}")
