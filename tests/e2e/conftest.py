@@ -13,7 +13,6 @@ per module (two tenants with keys), and `start(config)` serves it until the test
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 import uuid
@@ -37,6 +36,7 @@ from tests.support.answer_corpus import ALPHA, BETA, seed
 from tests.support.api import E2E_UPLOAD_LIMIT, Server
 from tests.support.ask import World, serve
 from tests.support.database import database_on
+from tests.support.sockets import loopback_socket
 
 TIMINGS = pytest.StashKey[dict[str, float]]()
 
@@ -51,9 +51,7 @@ def e2e_database_url(database_server_url: str, migrated_template: str) -> Iterat
 
 
 def _serve_in_thread(server: uvicorn.Server) -> tuple[str, threading.Thread]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock = loopback_socket()
     port = sock.getsockname()[1]
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

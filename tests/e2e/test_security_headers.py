@@ -4,7 +4,6 @@ container, for JSON, errors, the Prometheus text and an SSE answer."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from app.middleware import SECURITY_HEADERS
 from app.serving.http_server import uvicorn_config
 from app.settings import WebSettings
 from tests.support.api import Server
+from tests.support.sockets import loopback_socket
 
 EXPECTED = {
     "x-content-type-options": "nosniff",
@@ -34,8 +34,7 @@ def served(server: Server) -> Iterator[str]:
     """The e2e container behind uvicorn as `serve` runs it, on a free loopback port."""
     uv = uvicorn.Server(uvicorn_config(create_app(server.container), WebSettings(),
                                        lifespan="off"))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
+    sock = loopback_socket()
     thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

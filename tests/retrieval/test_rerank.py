@@ -5,7 +5,6 @@ over a real socket."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 import uuid
@@ -27,6 +26,7 @@ from retrieval.rerank import (
     apply_reranker,
 )
 from retrieval.types import Hit
+from tests.support.sockets import loopback_socket
 
 TEXTS = ("Revenue grew by 12 percent.", "The warranty lasts two years.",
          "Claims need the receipt.")
@@ -75,8 +75,7 @@ def api() -> Iterator[tuple[str, Scripted]]:
     app = Starlette(routes=[Route("/v1/rerank", scripted.cohere, methods=["POST"]),
                             Route("/rerank", scripted.tei, methods=["POST"])])
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock = loopback_socket()
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -9,7 +9,6 @@ model is loaded once and shared.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 import uuid
@@ -28,6 +27,7 @@ from app.settings import Settings
 from ingest.embedding import Embedder
 from pipelines.llm import LLMConfig, parse_config
 from tests.support.scripted_openai import ScriptedOpenAI
+from tests.support.sockets import loopback_socket
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,7 @@ def serve(world: World, embedder: Embedder, config: LLMConfig) -> Iterator[AskSe
                                 embedder=embedder, llm_config=config)
     server = uvicorn.Server(uvicorn.Config(create_app(container), log_config=None,
                                            access_log=False, lifespan="off"))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
+    sock = loopback_socket()
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     running = AskServer(f"http://127.0.0.1:{sock.getsockname()[1]}", container, world.keys)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
 import threading
 import time
 from collections import deque
@@ -39,6 +38,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.support.sockets import loopback_socket
 
 UsageSpec = tuple[int, int] | Literal["auto"] | None
 
@@ -117,8 +118,7 @@ class ScriptedOpenAI:
         self._queues: dict[str | None, deque[Reply]] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind(("127.0.0.1", 0))
+        self._sock = loopback_socket()
         self.port: int = self._sock.getsockname()[1]
         self.root_url = f"http://127.0.0.1:{self.port}"
         self.base_url = f"{self.root_url}/v1"
