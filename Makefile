@@ -1,5 +1,6 @@
 # lectern developer entry points. `make run` and `make test` do all set-up on a fresh Debian
-# machine (Python 3.11): a .venv, CPU torch, lectern with its dev extras, and Tesseract.
+# machine (Python 3.11): a .venv, CPU torch, lectern with its dev extras, Tesseract, and
+# Chromium for the web page's browser test.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -10,9 +11,10 @@ STAMP := $(VENV)/.lectern-installed
 # would pull a multi-gigabyte CUDA build.
 TORCH := torch==2.13.0
 TESSERACT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd
+CHROMIUM := /usr/bin/chromium
 
 .DEFAULT_GOAL := help
-.PHONY: help install tesseract run test lint
+.PHONY: help install tesseract chromium run test lint
 
 help:
 	@echo "make run    install everything, migrate the database, serve on 127.0.0.1:8000"
@@ -49,7 +51,19 @@ tesseract:
 	    exit 1; \
 	  fi; }
 
-install: $(STAMP) tesseract
+# Only the browser test needs it (tests/e2e/test_web_page.py, driven by Playwright for Python):
+# without root it is skipped, saying so, and nothing else stops.
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" -eq 0 ]; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get update && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	  else \
+	    echo "Chromium is missing, so the web page's browser test will be skipped. Install it with:" >&2; \
+	    echo "  sudo apt-get update && sudo apt-get install -y chromium" >&2; \
+	  fi; }
+
+install: $(STAMP) tesseract chromium
 
 run: install
 	$(BIN)/lectern db upgrade

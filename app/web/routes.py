@@ -40,7 +40,7 @@ def _media_type(path: Path) -> str:
     return _TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "text/plain"
 
 
-@router.get("/")
+@router.api_route("/", methods=["GET", "HEAD"])
 def index() -> FileResponse:
     """The page itself."""
     return FileResponse(STATIC / "index.html", media_type=_TYPES[".html"])
@@ -57,7 +57,7 @@ async def config(container: ContainerDep) -> dict[str, bool]:
     return {"auth_required": await run_in_threadpool(required)}
 
 
-@router.get("/web/{name:path}")
+@router.api_route("/web/{name:path}", methods=["GET", "HEAD"])
 def asset(name: str) -> FileResponse:
     """One static file of the page, by name; 404 for anything else."""
     path = ASSETS.get(name)
