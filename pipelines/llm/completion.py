@@ -9,6 +9,7 @@ schema, the text is the JSON the provider returned: validating it is the caller'
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from pipelines.llm.accounting import CallState, exhausted, reply_usage, unexpected_error
 from pipelines.llm.attempts import Admitted, CandidateLoop, Routing
@@ -63,6 +64,8 @@ async def _replied(routing: Routing, call: CallState, admitted: Admitted,
     """Book the reply "ok", cache it when asked, and total the request."""
     cand = admitted.cand
     served = routing.served(call, cand)
+    if reply.structured is not None and reply.structured != served.structured:
+        served = replace(served, structured=reply.structured)  # the adapter stepped down
     usage = reply_usage(reply.usage, cand, cand.messages, [reply.text])
     await routing.accounts.book(call, cand, admitted.reservation, "ok", usage,
                                 time.perf_counter() - t0, None, None)

@@ -69,11 +69,14 @@ StreamItem = TextDelta | StreamEnd
 
 @dataclass(frozen=True)
 class Completion:
-    """A whole (non-streamed) reply."""
+    """A whole (non-streamed) reply. `structured`: the structured-output mode that served a
+    schema request, when the adapter had to choose one other than the planned (see
+    `providers.structured_modes`); None leaves the candidate's mode as it was."""
 
     text: str
     usage: TokenUsage
     finish_reason: str | None = None
+    structured: str | None = None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,11 @@ from pipelines.llm.providers import (
     sdk_error,
     with_schema_in_system,
 )
+from pipelines.llm.providers.structured_modes import (
+    ModeMemory,
+    StructuredMode,
+    rejects_response_format,
+)
 from pipelines.llm.tokens import count_messages, count_tokens
 from pipelines.llm.types import (
     Capabilities,
@@ -35,7 +40,6 @@ from pipelines.llm.types import (
     TokenUsage,
 )
 
-StructuredMode = Literal["json_schema", "json_object", "tools", "none"]
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 
@@ -45,7 +49,9 @@ class OpenAICompatProvider:
     `structured_mode` says how `ChatRequest.json_schema` is enforced: "json_schema" (strict
     `response_format`), "json_object" (JSON mode plus the schema in the system message), "tools"
     (a forced function call whose arguments are the reply) or "none" (the schema in the system
-    message only; the caller validates). Azure OpenAI: pass `azure_endpoint` and `api_version`
+    message only; the caller validates). A server that rejects the mode (an error naming
+    `response_format`) gets the same call once more in the next weaker mode, and the model's
+    mode is remembered (`structured_modes`). Azure OpenAI: pass `azure_endpoint` and `api_version`
     (the request's `model` is the deployment name). `api_key=None` sends a placeholder, for
     local servers that ignore keys. Everything comes from arguments; note that the SDK itself
     still falls back to OPENAI_ORG_ID / OPENAI_PROJECT_ID / OPENAI_CUSTOM_HEADERS when
@@ -73,6 +79,7 @@ class OpenAICompatProvider:
             raise ConfigError(f"unknown structured_mode {structured_mode!r}", provider=name)
         self.name = name
         self.structured_mode: StructuredMode = structured_mode
+        self.modes = ModeMemory(name, structured_mode)
         self._timeout_s = timeout_s
         self._max_tokens_param = max_tokens_param
         self._local = local
@@ -93,22 +100,31 @@ class OpenAICompatProvider:
                 default_headers=headers)
 
     def capabilities(self, model: str) -> Capabilities:
-        """Streaming, plus the configured structured-output mode."""
-        return Capabilities(streaming=True, structured=self.structured_mode, local=self._local)
+        """Streaming, plus the structured-output mode the model is known to accept (the
+        configured one until the server rejected it)."""
+        return Capabilities(streaming=True, structured=self.modes.mode(model), local=self._local)
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool (the composition root calls this at shutdown)."""
         await self._client.close()
 
     async def complete(self, request: ChatRequest) -> Completion:
-        """One whole reply; the text is the tool arguments in "tools" mode."""
-        params = self._params(request, stream=False)
-        try:
-            response = await self._client.chat.completions.create(**params)
-        except openai.OpenAIError as exc:
-            raise self._error(exc, request, started=False) from exc
-        except MALFORMED_REPLY as exc:
-            raise self._malformed(exc, request, started=False) from exc
+        """One whole reply; the text is the tool arguments in "tools" mode. `structured`
+        on the completion names the mode that served a schema request."""
+        mode = self.modes.mode(request.model)
+        while True:
+            params = self._params(request, stream=False, mode=mode)
+            try:
+                response = await self._client.chat.completions.create(**params)
+                break
+            except openai.OpenAIError as exc:
+                weaker = self._weaker(exc, request, mode)
+                if weaker is None:
+                    raise self._error(exc, request, started=False) from exc
+                mode = weaker
+            except MALFORMED_REPLY as exc:
+                raise self._malformed(exc, request, started=False) from exc
+        used = mode if request.json_schema is not None else None
         try:
             choice = response.choices[0]
             calls = choice.message.tool_calls or []
@@ -120,8 +136,9 @@ class OpenAICompatProvider:
             raise self._malformed(exc, request, started=False) from exc
         if usage is not None:
             reported = TokenUsage(usage.prompt_tokens, usage.completion_tokens)
-            return Completion(text, reported, finish)
-        return Completion(text, await self._estimate(params, text, request.model), finish)
+            return Completion(text, reported, finish, structured=used)
+        return Completion(text, await self._estimate(params, text, request.model), finish,
+                          structured=used)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
         """Text pieces as they arrive, then usage (estimated if the server sent none).
@@ -131,16 +148,12 @@ class OpenAICompatProvider:
         a `ChatCompletionChunk` per token costs ~0.1 ms of Python, the largest cost of a
         streamed answer when a few hundred stream at once.
         """
-        params = self._params(request, stream=True)
-        timeout = params.pop("timeout")
         started = False
         usage: TokenUsage | None = None
         finish: str | None = None
         parts: list[str] = []
         try:
-            sdk_stream = await self._client.post(
-                "/chat/completions", body=params, cast_to=object, stream=True,
-                stream_cls=openai.AsyncStream[object], options={"timeout": timeout})
+            params, sdk_stream = await self._open_stream(request)
             async with sdk_stream:
                 async for chunk in sdk_stream:
                     if not isinstance(chunk, dict):
@@ -166,7 +179,34 @@ class OpenAICompatProvider:
             usage = await self._estimate(params, "".join(parts), request.model)
         yield StreamEnd(usage, finish)
 
-    def _params(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
+    async def _open_stream(self, request: ChatRequest
+                           ) -> tuple[dict[str, Any], openai.AsyncStream[object]]:
+        """Start a streamed call (its params and the SDK stream), stepping down the structured
+        mode when the server rejects it; the rejection comes before any chunk."""
+        mode = self.modes.mode(request.model)
+        while True:
+            params = self._params(request, stream=True, mode=mode)
+            timeout = params.pop("timeout")
+            try:
+                sdk_stream = await self._client.post(
+                    "/chat/completions", body=params, cast_to=object, stream=True,
+                    stream_cls=openai.AsyncStream[object], options={"timeout": timeout})
+                return params, sdk_stream
+            except openai.OpenAIError as exc:
+                weaker = self._weaker(exc, request, mode)
+                if weaker is None:
+                    raise
+                mode = weaker
+
+    def _weaker(self, exc: openai.OpenAIError, request: ChatRequest, mode: StructuredMode
+                ) -> StructuredMode | None:
+        """The mode to retry a rejected schema request in, or None to fail as usual."""
+        if request.json_schema is None or not rejects_response_format(exc):
+            return None
+        return self.modes.step_down(request.model, mode)
+
+    def _params(self, request: ChatRequest, *, stream: bool, mode: StructuredMode
+                ) -> dict[str, Any]:
         messages = request.messages
         params: dict[str, Any] = {"model": request.model, "temperature": request.temperature,
                                   "timeout": request.timeout_s or self._timeout_s}
@@ -174,7 +214,6 @@ class OpenAICompatProvider:
             params[self._max_tokens_param] = request.max_tokens
         if request.json_schema is not None:
             name = re.sub(r"[^A-Za-z0-9_-]", "_", request.schema_name)[:64] or "output"
-            mode = self.structured_mode
             if mode == "json_schema":
                 params["response_format"] = {"type": "json_schema", "json_schema": {
                     "name": name, "schema": request.json_schema, "strict": True}}

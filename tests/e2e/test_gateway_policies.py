@@ -1,0 +1,52 @@
+"""The gateway's policies end to end, over HTTP against the e2e server, with a real Router on
+a scripted OpenAI-protocol server through the `openai` SDK: structured output that adapts to a
+server rejecting `json_schema` (llama-cpp-python's), and per-task budgets (402 naming the
+task's budget)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+from prometheus_client import CollectorRegistry
+
+from pipelines.llm import Budget, Ledger, LLMConfig, LLMMetrics, Router, build_providers
+from tests.support import scripted_openai as so
+from tests.support.api import Server
+from tests.support.extract import GOOD_RECEIPT, RECEIPT_PAGES, llm_config
+from tests.support.scripted_llamacpp import rejecting_openai_server
+
+
+@contextmanager
+def routed(server: Server, config: LLMConfig) -> Iterator[Router]:
+    """The e2e container's router replaced by one built from `config` (put back after)."""
+    providers, _ = build_providers(config, {})
+    ledger = Ledger(server.container.engine)
+    router = Router(config, providers, budget=Budget(server.container.engine, config.budgets,
+                                                     ledger),
+                    ledger=ledger, metrics=LLMMetrics(CollectorRegistry()))
+    original = server.container.llm_router
+    server.container.llm_router = router
+    try:
+        yield router
+    finally:
+        server.container.llm_router = original
+
+
+def test_extract_on_a_server_rejecting_json_schema_succeeds(
+        server: Server, alpha: httpx.Client) -> None:
+    with rejecting_openai_server(status=500) as llamacpp:
+        config = llm_config(llamacpp, breaker={"failures_to_open": 1})
+        llamacpp.script(so.structured(GOOD_RECEIPT), so.structured(GOOD_RECEIPT))
+        with routed(server, config) as router:
+            for _ in range(2):
+                response = alpha.post("/v1/extract", json={
+                    "schema": "receipt", "text": "\f".join(RECEIPT_PAGES)})
+                assert response.status_code == 200, response.text
+                body = response.json()
+                assert body["valid"] and body["data"]["total"] == "9.00"
+                assert body["structured"] == "json_object" and body["attempts"] == 1
+            assert str(router.breakers.get("primary").state) == "closed"
+    assert llamacpp.rejections == ["json_schema"]  # learnt once, then remembered
+    assert llamacpp.last_request.body["response_format"] == {"type": "json_object"}
