@@ -14,10 +14,12 @@ the caller's filters (tenant and `ready` always):
 - **hybrid**: reciprocal rank fusion, `Σ 1/(60 + rank)` over both lists (a FULL JOIN of the
   two CTEs), in the same statement.
 
-The calibrated `score` of every hit is its cosine similarity to the query vector, in every
-mode (text-only hits get theirs computed too); `min_score` applies to it (see
-`retrieval.threshold`). Weak hits are dropped before the `top_k` cut, so passing hits further
-down still fill the result; nothing passing gives `[]`.
+Every hit carries its cosine to the query vector (`vector_score`; text-only hits get theirs
+computed too) and, when full text found it, its `text_coverage`. The calibrated `score` that
+`min_score` applies to is the cosine in vector mode and, in text and hybrid mode, the stronger
+of the cosine and the text relevance, so a chunk holding every word of the query is kept
+however far its embedding is (see `retrieval.threshold`). Weak hits are dropped before the
+`top_k` cut, so passing hits further down still fill the result; nothing passing gives `[]`.
 
 The `SET LOCAL`-style settings last until the caller's transaction ends.
 """
@@ -57,7 +59,7 @@ from retrieval.filters import (
     statement_timeout,
 )
 from retrieval.fulltext import scan_rows, text_list
-from retrieval.threshold import DEFAULT_MIN_SCORE
+from retrieval.threshold import DEFAULT_MIN_SCORE, TEXT_RELEVANCE_PER_COVERAGE
 from retrieval.types import DEFAULT_CANDIDATES, Hit, SearchMode, SearchQuery
 
 DEFAULT_TOP_K = 8
@@ -86,7 +88,8 @@ def search(
     text_scan_rows: int | None = None,
     timeout_ms: int = SEARCH_TIMEOUT_MS,
 ) -> list[Hit]:
-    """The tenant's best `top_k` chunks for a query, best first, all with `score >= min_score`.
+    """The tenant's best `top_k` chunks for a query, best first, all with `score >= min_score`
+    (`score`: the mode's calibrated relevance, see `relevance`).
 
     Validates the request (raises `InvalidQuery` / `InvalidFilter`, both 422), then runs one
     read-only statement in the caller's session, cancelled by PostgreSQL after `timeout_ms`
@@ -176,6 +179,7 @@ def _template(mode: SearchMode, with_text: bool, shape: FilterShape) -> Select[*
     vector_rank = vec.c.list_rank if vec is not None else null()
     text_rank = txt.c.list_rank if txt is not None else null()
     text_score = txt.c.text_score if txt is not None else null()
+    text_coverage = txt.c.text_coverage if txt is not None else null()
     if mode == "hybrid":
         fused_score: Any = _rrf(vec, txt)
     elif mode == "text":
@@ -188,13 +192,15 @@ def _template(mode: SearchMode, with_text: bool, shape: FilterShape) -> Select[*
             cast(vector_rank, Integer).label("vector_rank"),
             cast(text_rank, Integer).label("text_rank"),
             cast(text_score, Float).label("text_score"),
+            cast(text_coverage, Float).label("text_coverage"),
             cast(fused_score, Float).label("fused_score"),
         )
         .select_from(fused_from)
         .cte("fused")
     )
 
-    cosine = (1 - ChunkRow.embedding.cosine_distance(vector)).label("score")
+    cosine = (1 - ChunkRow.embedding.cosine_distance(vector)).label("vector_score")
+    score = relevance(mode, cosine, fused.c.text_coverage).label("score")
     return (
         select(
             ChunkRow.id.label("chunk_id"),
@@ -212,19 +218,31 @@ def _template(mode: SearchMode, with_text: bool, shape: FilterShape) -> Select[*
             ChunkRow.token_count,
             ChunkRow.content_hash,
             Document.metadata_.label("document_metadata"),
+            score,
             cosine,
             fused.c.vector_rank,
             fused.c.text_rank,
             fused.c.text_score,
+            fused.c.text_coverage,
             fused.c.fused_score,
         )
         .select_from(fused)
         .join(ChunkRow, ChunkRow.id == fused.c.chunk_id)
         .join(Document, Document.id == ChunkRow.document_id)
-        .where(cosine >= bindparam("min_score", type_=Float))
+        .where(score >= bindparam("min_score", type_=Float))
         .order_by(fused.c.fused_score.desc(), cosine.desc(), ChunkRow.id)
         .limit(bindparam("top_k", type_=Integer))
     )
+
+
+def relevance(mode: SearchMode, cosine: Any, text_coverage: Any) -> Any:
+    """The calibrated `score` `min_score` applies to (see `retrieval.threshold`): the cosine
+    in vector mode; in text and hybrid mode the stronger of the cosine and the text relevance,
+    so a hit either kind of evidence vouches for is kept (GREATEST skips the NULL coverage of
+    a chunk the text list missed)."""
+    if mode == "vector":
+        return cosine
+    return func.greatest(cosine, text_coverage * TEXT_RELEVANCE_PER_COVERAGE)
 
 
 def _vector_list(shape: FilterShape, vector: Any) -> CTE:
@@ -261,4 +279,4 @@ def _hit(row: RowMapping, rank: int) -> Hit:
     values = dict(row)
     values["section_path"] = tuple(values["section_path"] or ())
     values["document_metadata"] = values["document_metadata"] or {}
-    return Hit(**values, vector_score=values["score"], rank=rank)
+    return Hit(**values, rank=rank)

@@ -31,9 +31,10 @@ class SearchQuery:
     """One validated search request.
 
     `query_vector` is the query embedded by the same model as the corpus (unit length); it is
-    needed in every mode because the calibrated `score` and the `min_score` threshold are
-    cosine similarities. `query_text` drives full-text search (required for `text`; may be
-    empty for `vector`; when empty in `hybrid`, fusion degenerates to the vector list).
+    needed in every mode because the calibrated `score` that `min_score` applies to involves
+    the cosine in every mode (see `retrieval.threshold`). `query_text` drives full-text search
+    (required for `text`; may be empty for `vector`; when empty in `hybrid`, fusion
+    degenerates to the vector list).
     `candidates` is the depth of each ranked list before fusion (at least `top_k`).
     """
 
@@ -65,7 +66,7 @@ class SearchQuery:
             )
         if not -1.0 <= self.min_score <= 1.0:
             raise InvalidQuery(
-                "min_score is a cosine similarity in [-1, 1]",
+                "min_score is a calibrated relevance score in [-1, 1]",
                 field="min_score",
                 value=self.min_score,
             )
@@ -80,8 +81,11 @@ class SearchQuery:
 class Hit:
     """One retrieved chunk, with where it comes from and why it ranked where it did.
 
-    `score` is the calibrated relevance score in every mode: the cosine similarity between the
-    query vector and the chunk embedding (equal to `vector_score`); `min_score` applies to it.
+    `score` is the calibrated relevance `min_score` applies to (see `retrieval.threshold`):
+    the cosine `vector_score` (vector mode), or the stronger of it and the text relevance,
+    `text_coverage` × 0.5 (text and hybrid mode). `vector_score` is always the cosine between
+    the query vector and the chunk embedding; `text_coverage` the share of the query's idf the
+    chunk contains (None when full text did not find the chunk).
     Results are ordered by `fused_score`: the cosine (vector), the BM25-style `text_score`
     (text) or the reciprocal-rank-fusion value (hybrid), ties broken by cosine.
     `vector_rank`/`text_rank` are the 1-based positions in each ranked list (None when the
@@ -110,6 +114,7 @@ class Hit:
     fused_score: float
     rank: int
     document_metadata: Mapping[str, Any] = field(default_factory=dict)
+    text_coverage: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form, as returned by `POST /v1/search`."""
@@ -124,6 +129,8 @@ class Hit:
             "page_start": self.page_start,
             "page_end": self.page_end,
             "score": round(self.score, 4),
+            "vector_score": round(self.vector_score, 4),
+            "text_coverage": None if self.text_coverage is None else round(self.text_coverage, 4),
             "vector_rank": self.vector_rank,
             "text_rank": self.text_rank,
             "text_score": None if self.text_score is None else round(self.text_score, 4),

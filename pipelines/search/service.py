@@ -1,10 +1,10 @@
 """The search use case: a question's text and filters → the tenant's best chunks.
 
 `retrieve` embeds the question (batched with concurrent requests' questions, see
-`pipelines.search.query_embedding`) and runs vector, full-text or hybrid search with the score
-threshold and the filters, both off the event loop; the search waits its turn at the process's
-`SearchGate`. `POST /v1/search` returns its hits as they are; the answer use case builds its
-context from them.
+`pipelines.search.query_embedding`) and runs vector, full-text or hybrid search with the
+mode-aware score threshold and the filters, both off the event loop; the search waits its
+turn at the process's `SearchGate`. `POST /v1/search` returns its hits as they are; the
+answer use case builds its context from them.
 """
 
 from __future__ import annotations
@@ -27,7 +27,14 @@ from retrieval.types import Hit, SearchMode
 
 @dataclass(frozen=True)
 class Question:
-    """What to answer and where to look (`min_score` None: retrieval's calibrated default)."""
+    """What to answer and where to look.
+
+    `min_score` (None: retrieval's calibrated default, 0.25 for all-MiniLM-L6-v2) is the
+    threshold on each hit's calibrated `score`: its cosine in vector mode; in text and hybrid
+    mode the stronger of its cosine and its text relevance (text coverage × 0.5), so at the
+    default a chunk holding every word of the question is kept whatever its cosine, while text
+    evidence adds no hit to an off-topic question (see `retrieval.threshold`).
+    """
 
     text: str
     top_k: int = DEFAULT_TOP_K
@@ -39,7 +46,8 @@ class Question:
 
     @property
     def threshold(self) -> float:
-        """The `min_score` the search applies."""
+        """The `min_score` the search applies (the same number in every mode; what it is
+        compared with depends on the mode, see above)."""
         return DEFAULT_MIN_SCORE if self.min_score is None else self.min_score
 
 
