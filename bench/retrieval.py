@@ -3,6 +3,12 @@
     .venv/bin/python -m bench.retrieval               # ingest once (cached in the DB), evaluate
     .venv/bin/python -m bench.retrieval --calibrate   # also measure the min_score calibration
 
+Each mode is evaluated twice: without a threshold (`min_score=-1`: ranking quality alone) and
+at the calibrated default (what `/v1/search` and `/v1/ask` apply). The off-topic part asks
+questions of a corpus that cannot answer them (SciFact's test claims against the bundled
+samples, everyday questions against both) and counts how many still get a hit at the default:
+the false-answer rate the answer's insufficient-evidence path depends on.
+
 The 5,183 abstracts are read from `$LECTERN_SHARED_DATA/beir-scifact` (never copied), written
 as documents whose Markdown is `# <title>` + abstract, cut by the real chunker
 (`ingest.chunking.chunk_pages`, so the title is each chunk's section heading) and embedded with
@@ -44,14 +50,13 @@ from bench.common import (
     shared_data_dir,
 )
 from bench.common import write_results as write_json
-from bench.retrieval_calibration import calibrate, calibrate_samples
+from bench.retrieval_calibration import calibrate, calibrate_samples, calibrate_text, off_topic
 from ingest.chunking import chunk_pages
 from ingest.corpus import Document
 from ingest.embedding import Embedder
 from ingest.store import insert_document, write_corpus
 from ingest.types import Chunk, CleanPage, Sniffed
 from retrieval.search import search
-from retrieval.threshold import DEFAULT_MIN_SCORE
 
 TENANT = "bench-scifact"
 COLLECTION = "beir-scifact"
@@ -151,11 +156,13 @@ def evaluate(
     vectors: dict[str, list[float]],
     qrels: Qrels,
     mode: str,
-    min_score: float,
+    min_score: float | None,
     text_scan_rows: int | None = None,
 ) -> dict[str, Any]:
-    """Mean nDCG@10 / recall@100 and search latency for one mode over all queries."""
+    """Mean nDCG@10 / recall@100 and search latency for one mode over all queries
+    (`min_score` None: the search's calibrated default)."""
     ndcg, recall, latency = [], [], []
+    threshold = {} if min_score is None else {"min_score": min_score}
     with Session(engine) as session:
         for qid, text in queries.items():
             start = time.perf_counter()
@@ -166,8 +173,8 @@ def evaluate(
                 mode=mode,
                 top_k=CHUNK_HITS,
                 candidates=CHUNK_HITS,
-                min_score=min_score,
                 text_scan_rows=text_scan_rows,
+                **threshold,
             )
             latency.append((time.perf_counter() - start) * 1000)
             session.rollback()
@@ -176,7 +183,7 @@ def evaluate(
     latency.sort()
     return {
         "mode": mode,
-        "min_score": min_score,
+        "min_score": "default" if min_score is None else min_score,
         "text_scan_rows": (text_scan_rows or "default") if mode != "vector" else None,
         "ndcg@10": round(statistics.fmean(ndcg), 4),
         "recall@100": round(statistics.fmean(recall), 4),
@@ -220,18 +227,25 @@ def run(url: str, args: argparse.Namespace, log: Callable[[str], None] = print) 
             with clock.lap(f"search {mode} {rows}"):
                 results.append(evaluate(engine, queries, qvectors, qrels, mode, -1.0, rows))
             log(f"{mode}: {results[-1]}")
-    with clock.lap("search hybrid+threshold"):
-        results.append(evaluate(engine, queries, qvectors, qrels, "hybrid", DEFAULT_MIN_SCORE))
+    for mode in args.modes:
+        with clock.lap(f"search {mode} default threshold"):
+            results.append(evaluate(engine, queries, qvectors, qrels, mode, None))
+        log(f"{mode} at the default threshold: {results[-1]}")
+    with clock.lap("off-topic"):
+        off = off_topic(engine, embedder, TENANT, queries, qvectors, args.modes)
+    log(f"off-topic (share of questions with any hit at the default threshold): {off}")
     payload: dict[str, Any] = {
         "dataset": "BEIR SciFact test",
         "published_ndcg@10": {"bm25": 0.665, "all-MiniLM-L6-v2": 0.645},
         "ingest": ingest_stats,
         "embed_throughput": throughput,
         "results": results,
+        "off_topic": off,
     }
     if args.calibrate:
         payload["calibration"] = calibrate(engine, embedder, root, TENANT)
         payload["calibration"]["samples"] = calibrate_samples(embedder)
+        payload["calibration"]["text"] = calibrate_text(engine, embedder, root, TENANT)
         log(f"calibration: {json.dumps(payload['calibration'], indent=2)}")
     payload["seconds"] = {k: round(v, 1) for k, v in clock.laps.items()}
     engine.dispose()

@@ -1,15 +1,16 @@
 """The `min_score` calibration of `bench.retrieval --calibrate`: how similar relevant and
 off-topic question-chunk pairs are, on SciFact's train split and on the bundled samples, so
-the default threshold (`retrieval.threshold.DEFAULT_MIN_SCORE`) can be checked against both.
+the default threshold (`retrieval.threshold.DEFAULT_MIN_SCORE`) can be checked against both;
+and the off-topic false-answer rate `bench.retrieval` reports on every run (`off_topic`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -17,8 +18,13 @@ from bench.common import REPO_ROOT, load_beir
 from ingest.chunking import chunk_pages
 from ingest.corpus import ChunkRow, Document
 from ingest.embedding import Embedder
-from ingest.types import CleanPage
-from retrieval.threshold import DEFAULT_MIN_SCORE
+from ingest.store import insert_document, write_corpus
+from ingest.types import Chunk, CleanPage, Sniffed
+from retrieval.search import search
+from retrieval.threshold import DEFAULT_MIN_SCORE, MIN_TEXT_COVERAGE
+from retrieval.types import SearchMode
+
+SAMPLES_TENANT = "bench-samples"
 
 SAMPLE_FILES = ("digital-report.txt", "note.md", "receipt.txt")
 # fmt: off
@@ -107,18 +113,97 @@ def calibrate(engine: Engine, embedder: Embedder, root: Path, tenant: str) -> di
     }
 
 
-def calibrate_samples(embedder: Embedder) -> dict[str, Any]:
-    """Best cosine over the bundled samples' chunks for answerable vs. unrelated questions."""
+def calibrate_text(engine: Engine, embedder: Embedder, root: Path, tenant: str) -> dict[str, Any]:
+    """Text coverage against cosine, read through hybrid search itself (no threshold, 300
+    deep: the vector list holds the best cosines, the text list the coverages), per cut of
+    coverage: on the *train* split, the share of relevant pairs (query, relevant document)
+    whose best chunk reaches it, overall and among the pairs the cosine threshold loses; for
+    the questions a corpus cannot answer (SciFact's test claims against the samples, the
+    everyday questions against SciFact and the samples), the share that text evidence alone
+    would hand a hit (best cosine under the threshold, coverage at or above the cut)."""
     import numpy as np
 
-    texts = []
+    store_samples(engine, embedder)
+    _, train, qrels = load_beir(root, "train")
+    _, test, _ = load_beir(root, "test")
+
+    def best(corpus: str, questions: Sequence[str]) -> list[dict[str, tuple[float, float]]]:
+        """Per question: document → (best coverage, best cosine) of its chunks found."""
+        found = []
+        with Session(engine) as session:
+            for text, vector in zip(questions, embedder.embed(list(questions)), strict=True):
+                per_doc: dict[str, tuple[float, float]] = {}
+                for hit in search(session, tenant=corpus, query_text=text, query_vector=vector,
+                                  top_k=600, candidates=300, min_score=-1.0):
+                    doc = str(hit.document_metadata.get("beir_id", hit.document_id))
+                    coverage, cosine = per_doc.get(doc, (0.0, -1.0))
+                    per_doc[doc] = (max(coverage, hit.text_coverage or 0.0),
+                                    max(cosine, hit.vector_score))
+                session.rollback()
+                found.append(per_doc)
+        return found
+
+    pairs = np.array([
+        per_doc.get(doc, (0.0, -1.0))
+        for qid, per_doc in zip(train, best(tenant, list(train.values())), strict=True)
+        for doc in qrels[qid]
+    ])
+    lost = pairs[pairs[:, 1] < DEFAULT_MIN_SCORE]
+    cuts = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+    off: dict[str, Any] = {}
+    for name, corpus, questions in (
+        ("scifact_test_claims_vs_samples", SAMPLES_TENANT, list(test.values())),
+        ("everyday_vs_scifact", tenant, list(OFF_TOPIC)),
+        ("everyday_vs_samples", SAMPLES_TENANT, list(OFF_TOPIC)),
+    ):
+        tops = np.array([
+            (max((c for c, _ in d.values()), default=0.0), max((v for _, v in d.values()),
+                                                                default=-1.0))
+            for d in best(corpus, questions)
+        ])
+        under = tops[:, 1] < DEFAULT_MIN_SCORE
+        off[name] = {
+            "questions": len(tops),
+            "answered_by_cosine": round(float(np.mean(~under)), 4),
+            "best_coverage_under_the_cosine_threshold": round(
+                float(tops[under, 0].max(initial=0.0)), 4),
+            "added_by_text_at": {f"{t:.1f}": round(float(np.mean(under & (tops[:, 0] >= t))), 4)
+                                 for t in cuts},
+        }
+    return {
+        "split": "train",
+        "relevant_pairs": len(pairs),
+        "relevant_found_by_full_text": round(float(np.mean(pairs[:, 0] > 0)), 4),
+        "relevant_coverage": {f"p{p}": round(float(np.percentile(pairs[:, 0], p)), 4)
+                              for p in (10, 25, 50, 75, 90)},
+        "share_relevant_at_or_above": {
+            f"{t:.1f}": round(float(np.mean(pairs[:, 0] >= t)), 4) for t in cuts
+        },
+        "relevant_under_the_cosine_threshold": len(lost),
+        "of_which_rescued_at": {f"{t:.1f}": int(np.sum(lost[:, 0] >= t)) for t in cuts},
+        "unanswerable": off,
+        "min_text_coverage": MIN_TEXT_COVERAGE,
+    }
+
+
+def sample_pages(embedder: Embedder) -> dict[str, tuple[CleanPage, list[Chunk]]]:
+    """The bundled samples' texts as one page each, cut by the real chunker: name → both."""
+    pages = {}
     for name in SAMPLE_FILES:
         body = (REPO_ROOT / "samples" / name).read_text()
         page = CleanPage(page_no=1, method="text", raw_text=body, text=body, cleanup="skipped")
         chunks = chunk_pages(
             [page], token_counter=embedder.count_tokens, window=embedder.max_tokens
         )
-        texts += [c.embed_text for c in chunks]
+        pages[name] = (page, chunks)
+    return pages
+
+
+def calibrate_samples(embedder: Embedder) -> dict[str, Any]:
+    """Best cosine over the bundled samples' chunks for answerable vs. unrelated questions."""
+    import numpy as np
+
+    texts = [c.embed_text for _, chunks in sample_pages(embedder).values() for c in chunks]
     matrix = np.array(embedder.embed(texts), dtype=np.float32)
 
     def best(questions: Sequence[str]) -> list[float]:
@@ -133,3 +218,72 @@ def calibrate_samples(embedder: Embedder) -> dict[str, Any]:
         "answerable_kept_at_default": sum(x >= DEFAULT_MIN_SCORE for x in answerable),
         "unrelated_rejected_at_default": sum(x < DEFAULT_MIN_SCORE for x in unrelated),
     }
+
+
+def store_samples(engine: Engine, embedder: Embedder) -> int:
+    """The bundled samples as the documents of tenant `SAMPLES_TENANT`, written as ingestion
+    writes them (rewritten every run: a few chunks). Returns the number of chunks."""
+    import hashlib
+
+    count = 0
+    with Session(engine) as session:
+        session.execute(delete(Document).where(Document.tenant_id == SAMPLES_TENANT))
+        for name, (page, chunks) in sample_pages(embedder).items():
+            data = page.text.encode()
+            document = insert_document(
+                session, tenant=SAMPLES_TENANT, collection="samples", filename=name,
+                sniffed=Sniffed(kind="text", mime="text/plain"), data=data,
+                sha256=hashlib.sha256(data).hexdigest(), metadata={},
+            )
+            vectors = embedder.embed([c.embed_text for c in chunks])
+            write_corpus(session, document=document, pages=[page], chunks=chunks,
+                         embeddings=vectors)
+            count += len(chunks)
+        session.commit()
+    return count
+
+
+def answered(
+    engine: Engine, tenant: str, questions: Sequence[tuple[str, Sequence[float]]], mode: str
+) -> float:
+    """Share of `questions` (text, vector) with at least one hit at the default threshold."""
+    with Session(engine) as session:
+        found = 0
+        for text, vector in questions:
+            hits = search(session, tenant=tenant, query_text=text, query_vector=vector,
+                          mode=cast("SearchMode", mode), top_k=1)
+            session.rollback()
+            found += bool(hits)
+    return round(found / len(questions), 4) if questions else 0.0
+
+
+def off_topic(
+    engine: Engine,
+    embedder: Embedder,
+    scifact_tenant: str,
+    queries: dict[str, str],
+    vectors: dict[str, list[float]],
+    modes: Sequence[str],
+) -> dict[str, Any]:
+    """Per mode, the share of questions that get a hit at the default threshold from a corpus
+    that cannot answer them (false answers: lower is better), and, as the other side of the
+    trade, of questions the corpus does answer (higher is better).
+
+    Unanswerable: SciFact's test claims against the bundled samples, and the everyday
+    `OFF_TOPIC` questions against SciFact and against the samples. Answerable: the samples'
+    own `SAMPLE_QUESTIONS`, and SciFact's test claims against SciFact.
+    """
+    chunks = store_samples(engine, embedder)
+    claims = [(queries[q], vectors[q]) for q in queries]
+    everyday = list(zip(OFF_TOPIC, embedder.embed(list(OFF_TOPIC)), strict=True))
+    own = list(zip(SAMPLE_QUESTIONS, embedder.embed(list(SAMPLE_QUESTIONS)), strict=True))
+    rates: dict[str, Any] = {"samples_chunks": chunks}
+    for mode in modes:
+        rates[mode] = {
+            "false_scifact_claims_vs_samples": answered(engine, SAMPLES_TENANT, claims, mode),
+            "false_everyday_vs_scifact": answered(engine, scifact_tenant, everyday, mode),
+            "false_everyday_vs_samples": answered(engine, SAMPLES_TENANT, everyday, mode),
+            "answered_sample_questions": answered(engine, SAMPLES_TENANT, own, mode),
+            "answered_scifact_claims": answered(engine, scifact_tenant, claims, mode),
+        }
+    return rates
