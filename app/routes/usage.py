@@ -1,7 +1,8 @@
 """`GET /v1/usage?since=`: the tenant's LLM spend from the cost ledger, and today's budget.
 
 Thin: `Budget.summary` reads the ledger (grouped by UTC day, task, provider and model) and
-the budget status (limit, spent today, held by calls in flight, remaining); this shapes them
+the budget status (limit, spent today, held by calls in flight, remaining), the same for each
+per-task budget (`task_budgets`, by task; empty when none is configured); this shapes them
 and adds totals. `since` is a date or an ISO date-time (naive means UTC); the default is the
 start of the current UTC day, the window the daily budget applies to.
 """
@@ -15,6 +16,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from app.deps import ContainerDep, TenantDep
+from pipelines.llm import BudgetStatus
 
 router = APIRouter(prefix="/v1", tags=["usage"])
 
@@ -56,6 +58,7 @@ class UsageOut(BaseModel):
     tenant: str
     since: datetime
     budget: BudgetOut
+    task_budgets: dict[str, BudgetOut]
     totals: UsageTotals
     rows: list[UsageRowOut]
 
@@ -86,8 +89,12 @@ async def usage(
         input_tokens=sum(r.input_tokens for r in rows),
         output_tokens=sum(r.output_tokens for r in rows),
         cost_usd=round(sum(r.cost_usd for r in summary.rows), 8))
-    s = summary.status
-    budget = BudgetOut(budget_usd=s.budget_usd, spent_usd=round(s.spent_usd, 8),
-                       reserved_usd=round(s.reserved_usd, 8),
-                       remaining_usd=None if s.remaining_usd is None else round(s.remaining_usd, 8))
-    return UsageOut(tenant=tenant, since=start, budget=budget, totals=totals, rows=rows)
+    tasks = {task: _budget_out(s) for task, s in summary.tasks.items()}
+    return UsageOut(tenant=tenant, since=start, budget=_budget_out(summary.status),
+                    task_budgets=tasks, totals=totals, rows=rows)
+
+
+def _budget_out(s: BudgetStatus) -> BudgetOut:
+    return BudgetOut(budget_usd=s.budget_usd, spent_usd=round(s.spent_usd, 8),
+                     reserved_usd=round(s.reserved_usd, 8),
+                     remaining_usd=None if s.remaining_usd is None else round(s.remaining_usd, 8))

@@ -16,7 +16,8 @@ of them never loops back into this file.
 - Configuration: `LLMConfig` and `ModelConfig` (validated TOML or environment defaults),
   `load_config`, `parse_config`, `build_providers`, and `HOW_TO_CONFIGURE`, the hint every
   "no model" error ends with.
-- Money, records and observability: `Budget` (per-tenant daily limits), `Ledger` (one row per
+- Money, records and observability: `Budget` (per-tenant and per-task daily limits;
+  `BudgetStatus` is one budget's standing), `Ledger` (one row per
   attempt), `AnswerCache`, `LLMMetrics` (Prometheus collectors).
 - Prompts: `PromptRegistry` of versioned `Prompt`s.
 - The provider seam: `ChatProvider` and its types `Message`, `Role`, `TaskType`,
@@ -31,7 +32,7 @@ of them never loops back into this file.
 """
 
 from pipelines.llm.accounting import HOW_TO_CONFIGURE
-from pipelines.llm.budget import Budget
+from pipelines.llm.budget import Budget, BudgetStatus
 from pipelines.llm.cache import AnswerCache
 from pipelines.llm.candidates import Candidate, MessagesArg
 from pipelines.llm.config import build_providers, load_config, parse_config
@@ -83,6 +84,7 @@ __all__ = [
     "Attempt",
     "Budget",
     "BudgetExceeded",
+    "BudgetStatus",
     "CacheQuery",
     "Candidate",
     "Capabilities",

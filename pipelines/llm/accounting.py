@@ -89,7 +89,7 @@ class Accountant:
 
         Raises BudgetExceeded when the budget refuses and downgrading is not allowed."""
         try:
-            reservation = await self._reserve(call.tenant, cand.estimated_cost_usd)
+            reservation = await self._reserve(call.tenant, cand.estimated_cost_usd, call.task)
         except BudgetExceeded as exc:
             self.metrics.budget_refusals.labels(call.task).inc()
             call.budget_refusal = exc
@@ -161,12 +161,12 @@ class Accountant:
         """
         await asyncio.shield(self._own(write))
 
-    async def _reserve(self, tenant: str, amount_usd: float) -> Reservation:
+    async def _reserve(self, tenant: str, amount_usd: float, task_name: str) -> Reservation:
         """`budget.reserve`, without leaving a reservation behind when the caller is cancelled
         while it is being made (its thread may already be inserting the row): the reservation
         is then released as soon as it exists, instead of holding budget until it goes stale.
         """
-        task = self._own(self.budget.reserve(tenant, amount_usd))
+        task = self._own(self.budget.reserve(tenant, amount_usd, task_name))
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:

@@ -8,7 +8,7 @@ Pydantic models, frozen and strict (unknown keys are errors). Where a configurat
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -74,15 +74,21 @@ class TaskPolicy(_Strict):
 
 
 class BudgetConfig(_Strict):
-    """Per-tenant daily spend limits in USD (None = unlimited)."""
+    """Per-tenant daily spend limits in USD (None = unlimited), and per-task daily limits that
+    every tenant has beside its own (`tasks`: task name → USD per tenant per UTC day)."""
 
     daily_usd: float | None = Field(default=None, ge=0)
     tenants: dict[str, float | None] = Field(default_factory=dict)
+    tasks: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
     allow_downgrade: bool = True
     stale_reservation_s: float = Field(default=600.0, gt=0)
 
     def limit_for(self, tenant: str) -> float | None:
         return self.tenants.get(tenant, self.daily_usd)
+
+    def task_limit(self, task: str | None) -> float | None:
+        """A tenant's daily limit for `task` (None: the task has no budget of its own)."""
+        return None if task is None else self.tasks.get(task)
 
 
 class BreakerConfig(_Strict):
@@ -137,6 +143,9 @@ class LLMConfig(_Strict):
                 raise ValueError(f"models.{i}.provider: unknown provider {m.provider!r}")
             if m.tier not in self.tiers:
                 raise ValueError(f"models.{i}.tier: {m.tier!r} is not one of {list(self.tiers)}")
+        for name in self.budgets.tasks:
+            if name not in TASKS:
+                raise ValueError(f"budgets.tasks.{name}: unknown task; known: {list(TASKS)}")
         for name, policy in self.tasks.items():
             if name not in TASKS:
                 raise ValueError(f"tasks.{name}: unknown task; known: {list(TASKS)}")

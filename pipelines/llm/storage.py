@@ -72,6 +72,7 @@ class LLMBudgetReservation(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(Text)
+    task: Mapped[str | None] = mapped_column(Text)  # for the task budgets (0009)
     amount_usd: Mapped[float] = mapped_column(USD)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()

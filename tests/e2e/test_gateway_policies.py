@@ -50,3 +50,21 @@ def test_extract_on_a_server_rejecting_json_schema_succeeds(
             assert str(router.breakers.get("primary").state) == "closed"
     assert llamacpp.rejections == ["json_schema"]  # learnt once, then remembered
     assert llamacpp.last_request.body["response_format"] == {"type": "json_object"}
+
+
+def test_a_spent_task_budget_is_402_naming_it_and_usage_shows_it(
+        server: Server, alpha: httpx.Client, scripted_openai: so.ScriptedOpenAI) -> None:
+    config = llm_config(scripted_openai, budgets={"daily_usd": 5.0,
+                                                  "tasks": {"extract": 0.0001}})
+    with routed(server, config):
+        response = alpha.post("/v1/extract", json={"schema": "receipt",
+                                                   "text": "\f".join(RECEIPT_PAGES)})
+        assert response.status_code == 402, response.text
+        error = response.json()["error"]
+        assert error["code"] == "budget_exceeded" and "task 'extract'" in error["message"]
+        assert (error["details"]["budget"], error["details"]["task"]) == ("task", "extract")
+        assert error["details"]["budget_usd"] == 0.0001
+        usage = alpha.get("/v1/usage").json()
+        assert usage["task_budgets"]["extract"]["budget_usd"] == 0.0001
+        assert usage["budget"]["budget_usd"] == 5.0
+    assert not scripted_openai.requests  # refused before any call

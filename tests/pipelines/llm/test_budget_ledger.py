@@ -26,7 +26,9 @@ from pipelines.llm.route_request import RouteRequest
 from pipelines.llm.storage import LLMAnswerCache, LLMBudgetReservation, LLMCall
 from tests.support.routing import MESSAGES, collect, config, router, tenant
 
-MIGRATION = Path(__file__).parents[3] / "migrations/versions/2026_11_23_0002_llm.py"
+VERSIONS = Path(__file__).parents[3] / "migrations/versions"
+MIGRATION = VERSIONS / "2026_11_23_0002_llm.py"
+LATER = (VERSIONS / "2026_12_04_0009_budget_tasks.py",)  # later migrations of the LLM tables
 
 
 def record(t: str, cost: float, **over: object) -> CallRecord:
@@ -135,8 +137,8 @@ async def test_usage_summary_groups_by_day_task_provider_model(engine: Engine) -
     assert summary.status.remaining_usd == pytest.approx(0.497)
 
 
-def _migration() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("migration_0002_llm", MIGRATION)
+def _migration(path: Path = MIGRATION) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"migration_{path.stem}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -168,10 +170,15 @@ def test_migration_matches_tables_and_downgrades(scratch_engine: Engine) -> None
     assert (migration.revision, migration.down_revision) == ("0002_llm", "0001_corpus")
     with scratch_engine.begin() as conn:
         ctx = MigrationContext.configure(conn)
+        later = [_migration(path) for path in LATER]
         with Operations.context(ctx):
             migration.upgrade()
+            for step in later:
+                step.upgrade()
         assert compare_metadata(ctx, LLM_TABLES) == []
         with Operations.context(ctx):
+            for step in reversed(later):
+                step.downgrade()
             migration.downgrade()
         assert not set(LLM_TABLES.tables) & set(sa.inspect(conn).get_table_names())
         with Operations.context(ctx):
