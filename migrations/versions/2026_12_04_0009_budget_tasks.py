@@ -1,7 +1,7 @@
 """Per-task budgets: a budget reservation says which task it holds money for.
 
 Revision ID: 0009_budget_tasks
-Revises: 0007_job_cancelled
+Revises: 0008_rate_limits
 Create Date: 2026-12-04
 
 Why: a task's daily budget (`[budgets.tasks]`) sums that task's ledger rows and its open
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_budget_tasks"
-down_revision = "0007_job_cancelled"
+down_revision = "0008_rate_limits"
 branch_labels = None
 depends_on = None
 
