@@ -48,7 +48,9 @@ JsonObject = Annotated[dict[str, Any], AfterValidator(check_json)]
 
 # The request fields `/v1/ask` and `/v1/search` share, with the same limits.
 QueryText = Annotated[Text, Field(min_length=1, max_length=4000)]
-MinScore = Annotated[float | None, Field(ge=-1.0, le=1.0)]
+MinScore = Annotated[float | None, Field(ge=-1.0, le=1.0, description=(
+    "threshold on each hit's score: the cosine in vector mode, the higher of the cosine and "
+    "text coverage × 0.5 in text and hybrid mode; omitted: the calibrated default"))]
 SearchMode = Literal["hybrid", "vector", "text"]
 CollectionName = Annotated[Text | None, Field(min_length=1, max_length=200)]
 DocumentIds = Annotated[list[uuid.UUID] | None, Field(min_length=1, max_length=1000)]

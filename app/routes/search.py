@@ -43,8 +43,10 @@ class SearchBody(BaseModel):
 
 
 class HitOut(BaseModel):
-    """One chunk: `score` is its cosine similarity to the query (what `min_score` applies
-    to); `fused_score` ordered the result (RRF in hybrid, cosine in vector, ts_rank in text)."""
+    """One chunk: `score` is what `min_score` applies to (the cosine similarity to the query in
+    vector mode; in text and hybrid mode the higher of the cosine and the chunk's text coverage
+    × 0.5, so a chunk holding every word of the query passes the default); `fused_score`
+    ordered the result (RRF in hybrid, cosine in vector, BM25-style in text)."""
 
     rank: int
     chunk_id: int

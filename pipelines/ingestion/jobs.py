@@ -36,6 +36,7 @@ from ingest.store import Counted
 from ingest.types import Limits
 from pipelines.errors import DocumentNotFound, JobNotFound, JobWaitTimeout
 from pipelines.ingestion.job_table import Job
+from pipelines.ingestion.wakeup import announce
 
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 
@@ -62,6 +63,7 @@ def _new_job(session: Session, document: Document, max_attempts: int) -> Job:
     )
     session.add(job)
     session.flush()
+    announce(session)
     return job
 
 

@@ -24,6 +24,7 @@ from ingest import store
 from ingest.pipeline import IngestResult
 from ingest.processing_log import processing_log
 from pipelines.ingestion.job_table import Job
+from pipelines.ingestion.wakeup import announce
 
 _CLAIM = text(
     """
@@ -153,6 +154,7 @@ def requeue(session: Session, *, job: Claimed, worker_id: str, error: dict[str, 
             status="queued", worker_id=None, lease_expires_at=None, error=error
         )
     )
+    announce(session)
     session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -169,5 +171,6 @@ def release(session: Session, *, job: Claimed, worker_id: str) -> bool:
             pages_done=0,
         )
     )
+    announce(session)
     session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]

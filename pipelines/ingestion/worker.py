@@ -37,6 +37,7 @@ from ingest.storable import storable_json
 from pipelines.ingestion import queue as job_queue
 from pipelines.ingestion.observer import IngestObserver, Unobserved
 from pipelines.ingestion.queue import Claimed
+from pipelines.ingestion.wakeup import JobWakeup, Wakeup
 
 log = logging.getLogger("lectern.worker")
 
@@ -137,7 +138,8 @@ class Worker:
     the heartbeat runs every `heartbeat_interval` seconds (default: a third of the lease).
     Several `Worker`s may share one session factory, context and `observer` (told of every
     job that ends), each in its own thread. `backoff` paces the retries while claiming or
-    finishing jobs fails (default: 0.5 s doubling up to 30 s, ±20 % jitter).
+    finishing jobs fails (default: 0.5 s doubling up to 30 s, ±20 % jitter). An idle worker
+    waits on `wakeup` (default: woken by PostgreSQL notifications, see `wakeup`).
     """
 
     def __init__(
@@ -152,6 +154,7 @@ class Worker:
         progress_interval: float = 0.25,
         observer: IngestObserver | None = None,
         backoff: Backoff | None = None,
+        wakeup: Wakeup | None = None,
     ) -> None:
         self.session_factory = session_factory
         self._context = context
@@ -163,6 +166,7 @@ class Worker:
         self.observer: IngestObserver = observer or Unobserved()
         self.stopping = threading.Event()
         self.failures = FailureStreak(f"worker {self.worker_id}", log, backoff)
+        self.wakeup: Wakeup = wakeup or JobWakeup(session_factory)
 
     def context(self) -> IngestContext:
         """The ingest context for the next job."""
@@ -200,7 +204,8 @@ class Worker:
                 continue
             self.failures.succeeded()
             if not busy:
-                self.stopping.wait(self.poll_interval)
+                self.wakeup.wait(self.poll_interval, self.stopping)
+        self.wakeup.close()
 
     def _process(self, job: Claimed) -> None:
         document, data = None, None

@@ -1,7 +1,7 @@
 """A worker whose database is unreachable backs off and logs the outage twice (down, back up),
-then carries on: deterministic, as the waits are recorded instead of slept and the jitter is
-fixed. The connection errors are real: the worker's sessions point at a refused port until
-the "outage" ends.
+then carries on: deterministic, as the waits are recorded instead of slept (idle waits too:
+`Polling` instead of notifications) and the jitter is fixed. The connection errors are real:
+the worker's sessions point at a refused port until the "outage" ends.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from app.db.engine import make_engine, session_factory
 from core import Backoff
 from ingest.pipeline import IngestContext
 from pipelines.ingestion import Worker
+from pipelines.ingestion.wakeup import Polling
 from tests.support.fake_embedder import HashEmbedder
 from tests.support.job_queue import QueueDb
 from tests.support.processes import free_port
@@ -67,7 +68,8 @@ def test_backs_off_while_the_database_is_down_and_logs_each_change_once(
 ) -> None:
     job = db.submit()
     worker = Worker(outage, IngestContext(embedder=HashEmbedder()), worker_id="w1",
-                    poll_interval=0.5, backoff=Backoff(0.5, 30.0, rand=lambda: 0.5))
+                    poll_interval=0.5, backoff=Backoff(0.5, 30.0, rand=lambda: 0.5),
+                    wakeup=Polling())
     stop = RecordedStop(limit=11)
     with caplog.at_level(logging.INFO, logger="lectern.worker"):
         worker.run(stop)
@@ -88,7 +90,7 @@ def test_an_outage_that_comes_back_starts_from_the_shortest_wait(
     db: QueueDb, outage: Outage
 ) -> None:
     worker = Worker(outage, IngestContext(embedder=HashEmbedder()), poll_interval=0.25,
-                    backoff=Backoff(0.5, 30.0, rand=lambda: 0.5))
+                    backoff=Backoff(0.5, 30.0, rand=lambda: 0.5), wakeup=Polling())
     outage.left = 3
     first = RecordedStop(limit=4)
     worker.run(first)
