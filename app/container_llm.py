@@ -3,10 +3,11 @@
 `build_llm` is called by `app.container.build_container`. It is the only place that reads
 the LLM configuration (`LECTERN_CONFIG` or the environment, see docs/llm-config.md); the
 router, prompt registry, answer cache and Prometheus registry it returns are shared by every
-request of the process. It also loads the token counter's tables, so that the first request
-does not pay for them on the event loop. The OCR cleaner is built only when a model other
-than the extractive answerer can serve the `cleanup` task; it runs on a router of its own
-(see `pipelines.ingestion.ocr_cleanup`).
+request of the process, and so is the semantic answer cache, which embeds questions with the
+corpus embedder (batched with retrieval's query embeddings). It also loads the token
+counter's tables, so that the first request does not pay for them on the event loop. The OCR
+cleaner is built only when a model other than the extractive answerer can serve the `cleanup`
+task; it runs on a router of its own (see `pipelines.ingestion.ocr_cleanup`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import Engine
 
+from ingest.embedding import Embedder
 from pipelines.ingestion import RouterTextCleaner, own_providers
 from pipelines.llm import (
     AnswerCache,
@@ -30,10 +32,12 @@ from pipelines.llm import (
     LLMMetrics,
     PromptRegistry,
     Router,
+    SemanticCache,
     build_providers,
     load_config,
     warm_up,
 )
+from pipelines.search import query_embedder
 
 log = logging.getLogger("lectern.container")
 
@@ -52,9 +56,11 @@ class LLMParts:
 
 def build_llm(engine: Engine, environ: Mapping[str, str], *, config_file: Path | None = None,
               config: LLMConfig | None = None,
-              providers: Mapping[str, ChatProvider] | None = None) -> LLMParts:
+              providers: Mapping[str, ChatProvider] | None = None,
+              embedder: Embedder | None = None) -> LLMParts:
     """Build the router and its parts. `config` (else `config_file`, else the environment)
-    chooses the models; `providers` replaces the built ones (tests)."""
+    chooses the models; `providers` replaces the built ones (tests); `embedder` (the corpus
+    embedder) enables the semantic answer cache."""
     config = config or load_config(config_file, environ)
     started = time.perf_counter()
     backend = warm_up()
@@ -68,10 +74,14 @@ def build_llm(engine: Engine, environ: Mapping[str, str], *, config_file: Path |
     metrics = LLMMetrics(registry)
     ledger = Ledger(engine)
     cache = AnswerCache(engine, default_ttl_s=config.cache.ttl_s)
+    semantic = None if embedder is None else SemanticCache(
+        engine, query_embedder(embedder).embed, threshold=config.cache.semantic_threshold,
+        default_ttl_s=config.cache.ttl_s)
 
     def router(with_providers: Mapping[str, ChatProvider]) -> Router:
         return Router(config, with_providers, budget=Budget(engine, config.budgets, ledger),
-                      ledger=ledger, metrics=metrics, cache=cache, prompts=prompts)
+                      ledger=ledger, metrics=metrics, cache=cache, prompts=prompts,
+                      semantic_cache=semantic)
 
     main = router(providers)
     cleaner: RouterTextCleaner | None = None

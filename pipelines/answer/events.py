@@ -23,7 +23,9 @@ class Meta:
     """Who answers: `provider`/`model`/`tier`/`prompt` are null on the insufficient-evidence
     path, where no model is called. In a conversation, `conversation_id` names it and `query`
     is the stand-alone question retrieval searched for when the follow-up was rewritten
-    (`query_rewrite` says how: heuristic or llm); both are null otherwise."""
+    (`query_rewrite` says how: heuristic or llm); both are null otherwise. A cached answer
+    also says which cache served it (`cache`: exact or semantic) and, for a semantic hit, the
+    question the answer was cached for (`cached_question`); both keys appear only then."""
 
     name: ClassVar[str] = "meta"
     request_id: str
@@ -39,21 +41,28 @@ class Meta:
     conversation_id: str | None = None
     query: str | None = None
     query_rewrite: str | None = None
+    cache: str | None = None
+    cached_question: str | None = None
 
     @classmethod
     def of(cls, served: Served) -> Meta:
         """From the router's `Served`."""
         return cls(served.request_id, served.provider, served.model, served.tier, served.prompt,
                    cached=served.cached, extractive=served.extractive, degraded=served.degraded,
-                   attempt=served.attempt)
+                   attempt=served.attempt, cache=served.cache,
+                   cached_question=served.cached_question)
 
     def data(self) -> dict[str, Any]:
-        return {"request_id": self.request_id, "provider": self.provider, "model": self.model,
+        data = {"request_id": self.request_id, "provider": self.provider, "model": self.model,
                 "tier": self.tier, "prompt": self.prompt, "cached": self.cached,
                 "extractive": self.extractive, "degraded": self.degraded,
                 "attempt": self.attempt, "insufficient_evidence": self.insufficient_evidence,
                 "conversation_id": self.conversation_id, "query": self.query,
                 "query_rewrite": self.query_rewrite}
+        if self.cached:
+            data["cache"] = self.cache
+            data["cached_question"] = self.cached_question
+        return data
 
 
 @dataclass(frozen=True)

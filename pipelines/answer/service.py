@@ -78,9 +78,10 @@ async def answer(session: Session, *, tenant: str, question: Question, embedder:
                  router: Router, request_id: str | None = None,
                  max_context_tokens: int = DEFAULT_MAX_CONTEXT_TOKENS,
                  gate: SearchGate | None = None, search_timeout_ms: int = SEARCH_TIMEOUT_MS,
-                 ) -> AnswerStream:
+                 semantic_cache: bool = True) -> AnswerStream:
     """Retrieve, then start the routed answer; returns its event stream (see the module doc),
     which the caller must close (`aclose()` or `async with`) whether or not it reads it.
+    `semantic_cache=False` opts this answer out of the semantic cache (not the exact one).
 
     Raises retrieval's 422 errors, and the router's `BudgetExceeded`, `NoProviderAvailable`
     or `ProviderError` when no model produced a first token (nothing was streamed yet).
@@ -99,7 +100,8 @@ async def answer(session: Session, *, tenant: str, question: Question, embedder:
     stream = router.stream(RouteRequest(
         TASK, tenant, fitter.messages, prompt=prompt, passages=fitter.passages,
         request_id=request_id,
-        cache=CacheQuery(question.text, [(str(h.chunk_id), h.content_hash) for h in hits])))
+        cache=CacheQuery(question.text, [(str(h.chunk_id), h.content_hash) for h in hits],
+                         semantic=semantic_cache)))
     try:
         first = await anext(stream)
     except BaseException:

@@ -18,7 +18,9 @@ of them never loops back into this file.
   "no model" error ends with.
 - Money, records and observability: `Budget` (per-tenant and per-task daily limits;
   `BudgetStatus` is one budget's standing), `Ledger` (one row per
-  attempt), `AnswerCache`, `LLMMetrics` (Prometheus collectors).
+  attempt), `AnswerCache`, `SemanticCache` (a similar question on the same context; the
+  question embedding comes through the `QuestionEmbedder` seam), `LLMMetrics` (Prometheus
+  collectors).
 - Prompts: `PromptRegistry` of versioned `Prompt`s.
 - The provider seam: `ChatProvider` and its types `Message`, `Role`, `TaskType`,
   `ChatRequest`, `SourcePassage`, `Completion`, `TextDelta`, `StreamEnd`, `StreamItem`,
@@ -63,6 +65,7 @@ from pipelines.llm.router_events import (
     Started,
     StreamFailed,
 )
+from pipelines.llm.semantic_cache import QuestionEmbedder, SemanticCache
 from pipelines.llm.tokens import count_messages, count_tokens, warm_up
 from pipelines.llm.types import (
     Capabilities,
@@ -108,11 +111,13 @@ __all__ = [
     "PromptNotFound",
     "PromptRegistry",
     "ProviderError",
+    "QuestionEmbedder",
     "Role",
     "RouteRequest",
     "RoutedCompletion",
     "Router",
     "RouterEvent",
+    "SemanticCache",
     "Served",
     "SourcePassage",
     "Started",

@@ -50,6 +50,7 @@ class CallState:
     errors: list[ProviderError] = field(default_factory=list)
     budget_refusal: BudgetExceeded | None = None
     ttft_ms: int | None = None
+    question_vector: list[float] | None = None  # embedded for the semantic cache, then kept
 
     def ms(self) -> int:
         """Milliseconds since the request started."""
@@ -140,9 +141,11 @@ class Accountant:
         await self.book(call, cand, reservation, "fallback" if more else "error", usage,
                         seconds, ttft, error)
 
-    async def cache_hit(self, call: CallState, cand: Candidate) -> None:
-        """A replayed answer: one ledger row, cached, free."""
-        self.metrics.cache.labels(call.task, "hit").inc()
+    async def cache_hit(self, call: CallState, cand: Candidate, *, semantic: bool = False
+                        ) -> None:
+        """A replayed answer: one ledger row, cached, free; counted as an exact or a
+        semantic hit."""
+        self.metrics.cache.labels(call.task, "semantic_hit" if semantic else "hit").inc()
         await self._write(self.ledger.record(CallRecord(
             request_id=call.request_id, tenant=call.tenant, task=call.task,
             provider=cand.model.provider, model=cand.model.id, tier=cand.model.tier,

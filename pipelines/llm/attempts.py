@@ -13,8 +13,9 @@ Router that imports it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pipelines.llm.accounting import Accountant, CallState
 from pipelines.llm.budget import Reservation
@@ -26,7 +27,10 @@ from pipelines.llm.metrics import LLMMetrics
 from pipelines.llm.prompts import PromptRegistry
 from pipelines.llm.route_request import CacheQuery
 from pipelines.llm.router_events import Served
+from pipelines.llm.semantic_cache import SemanticCache, context_hash
 from pipelines.llm.types import Message, TokenUsage
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -39,13 +43,14 @@ class CacheHit:
 
 @dataclass(frozen=True)
 class Routing:
-    """A Router's configuration, accountant, prompts and cache, as its attempts use them."""
+    """A Router's configuration, accountant, prompts and caches, as its attempts use them."""
 
     config: LLMConfig
     accounts: Accountant
     prompts: PromptRegistry
     metrics: LLMMetrics
     cache: AnswerCache | None
+    semantic: SemanticCache | None = None
 
     def eligible(self, call: CallState, cand: Candidate, *, continuing: bool) -> bool:
         """Whether to try `cand` now, given what happened so far in this request."""
@@ -73,8 +78,9 @@ class Routing:
 
     async def cached(self, call: CallState, cands: Sequence[Candidate],
                      query: CacheQuery | None) -> CacheHit | None:
-        """A live cached answer for one of the non-degraded candidates (first in order); None
-        without a query, with the cache off, or on a miss."""
+        """A live cached answer for one of the non-degraded candidates (first in order): the
+        exact cache, then the semantic one; None without a query, with the cache off, or on a
+        miss."""
         if query is None or self.cache is None or not self.config.cache.enabled:
             return None
         keyed = [(self._key(call, c, query), c) for c in cands if not c.degraded]
@@ -85,20 +91,62 @@ class Routing:
                 continue
             served = self.served(call, cand, cached=True)
             await self.accounts.cache_hit(call, cand)
-            return CacheHit(served, entry.payload["text"])
-        self.metrics.cache.labels(call.task, "miss").inc()
-        return None
+            return CacheHit(replace(served, cache="exact"), entry.payload["text"])
+        hit = await self._similar(call, [c for _, c in keyed], query)
+        if hit is None:
+            self.metrics.cache.labels(call.task, "miss").inc()
+        return hit
+
+    def _semantic_on(self, query: CacheQuery) -> SemanticCache | None:
+        on = (self.semantic is not None and query.semantic and bool(query.chunks)
+              and self.config.cache.semantic)
+        return self.semantic if on else None
+
+    async def _similar(self, call: CallState, cands: Sequence[Candidate],
+                       query: CacheQuery) -> CacheHit | None:
+        """The semantic cache's answer for a similar question on the same context, tier and
+        prompt version. The question's embedding is kept on `call` for `remember`; an
+        embedder failure is a miss, never a failed answer."""
+        semantic = self._semantic_on(query)
+        if semantic is None or not cands:
+            return None
+        try:
+            call.question_vector = await semantic.vector(query.question)
+        except Exception:
+            log.exception("semantic cache: embedding the question failed; a miss")
+            return None
+        if call.question_vector is None:
+            return None
+        tiers = list(dict.fromkeys(c.model.tier for c in cands))
+        hit = await semantic.lookup(call.tenant, vector=call.question_vector,
+                                    question=query.question, context=context_hash(query.chunks),
+                                    prompt_version=call.prompt, tiers=tiers)
+        if hit is None or not isinstance(hit.payload.get("text"), str):
+            return None
+        same_tier = [c for c in cands if c.model.tier == hit.tier]
+        cand = next((c for c in same_tier if c.model.id == hit.model), same_tier[0])
+        served = self.served(call, cand, cached=True)
+        await self.accounts.cache_hit(call, cand, semantic=True)
+        return CacheHit(replace(served, cache="semantic", cached_question=hit.question),
+                        hit.payload["text"])
 
     async def remember(self, call: CallState, cand: Candidate, query: CacheQuery, text: str,
                        finish_reason: str | None) -> None:
-        """Store a reply served by `cand` for `query` (when the cache is on)."""
+        """Store a reply served by `cand` for `query` (when the cache is on): exactly, and by
+        its question's embedding when the semantic lookup computed one."""
         if self.cache is None or not self.config.cache.enabled:
             return
         ttl = query.ttl_s if query.ttl_s is not None else self.config.cache.ttl_s
-        await self.cache.put(call.tenant, self._key(call, cand, query),
-                             {"text": text, "finish_reason": finish_reason,
-                              "request_id": call.request_id},
-                             model=cand.model.id, prompt_version=call.prompt, ttl_s=ttl)
+        key = self._key(call, cand, query)
+        payload = {"text": text, "finish_reason": finish_reason, "request_id": call.request_id}
+        await self.cache.put(call.tenant, key, payload, model=cand.model.id,
+                             prompt_version=call.prompt, ttl_s=ttl)
+        semantic = self._semantic_on(query)
+        if semantic is not None and call.question_vector is not None:
+            await semantic.put(call.tenant, key, vector=call.question_vector,
+                               question=query.question, context=context_hash(query.chunks),
+                               prompt_version=call.prompt, tier=cand.model.tier,
+                               model=cand.model.id, payload=payload, ttl_s=ttl)
 
     def _key(self, call: CallState, cand: Candidate, query: CacheQuery) -> str:
         return cache_key(question=query.question, chunks=query.chunks,

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from pipelines.llm.storage import LLMAnswerCache
+from pipelines.llm.storage import LLMAnswerCache, LLMSemanticCache
 
 _WS = re.compile(r"\s+")
 _GET = select(*LLMAnswerCache.__table__.c).where(  # built once; bound per lookup
@@ -110,9 +110,10 @@ class AnswerCache:
                                 prompt_version=prompt_version, ttl_s=ttl_s)
 
     def purge_expired(self) -> int:
-        """Delete expired entries of every tenant; returns how many went.
+        """Delete expired entries of every tenant, exact and semantic (`semantic_cache`);
+        returns how many went.
 
-        Lookups already skip expired rows, so this only keeps the table from growing. It
+        Lookups already skip expired rows, so this only keeps the tables from growing. It
         blocks on the database: call it off the event loop (the server runs it on a
         schedule, on a thread beside its ingestion workers).
         """
@@ -120,4 +121,7 @@ class AnswerCache:
             result = conn.execute(
                 delete(LLMAnswerCache).where(LLMAnswerCache.expires_at <= func.now())
             )
-        return int(result.rowcount)
+            semantic = conn.execute(
+                delete(LLMSemanticCache).where(LLMSemanticCache.expires_at <= func.now())
+            )
+        return int(result.rowcount) + int(semantic.rowcount)

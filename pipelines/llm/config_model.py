@@ -97,8 +97,13 @@ class BreakerConfig(_Strict):
 
 
 class CacheConfig(_Strict):
+    """The answer cache: exact (same question) and semantic (a similar question on the same
+    context, cosine >= `semantic_threshold`; see `semantic_cache`)."""
+
     enabled: bool = True
     ttl_s: float = Field(default=86_400.0, gt=0)
+    semantic: bool = True
+    semantic_threshold: float = Field(default=0.90, gt=0, le=1)
 
 
 class RouterConfig(_Strict):

@@ -37,7 +37,8 @@ class LLMMetrics:
             "llm_cost_usd", "Cost in USD at list price.",
             ["provider", "model", "task"], namespace=ns, registry=r)
         self.cache = Counter(
-            "llm_cache_lookups", "Answer cache lookups, by result (hit/miss).",
+            "llm_cache_lookups",
+            "Answer cache lookups, by result (hit: exact, semantic_hit, miss).",
             ["task", "result"], namespace=ns, registry=r)
         self.errors = Counter(
             "llm_provider_errors", "Failed provider attempts, by error kind.",

@@ -19,11 +19,14 @@ from pipelines.llm.types import ChatRequest, Message, SourcePassage
 
 @dataclass(frozen=True)
 class CacheQuery:
-    """Ask the router to consult and fill the answer cache (answers only)."""
+    """Ask the router to consult and fill the answer cache (answers only). `semantic=True`
+    lets the semantic cache serve it too: only for a real question over retrieved `chunks`
+    (the gateway's chat calls key the exact cache by a hash of the conversation instead)."""
 
     question: str
     chunks: Sequence[tuple[str, str]]  # (chunk id, content hash)
     ttl_s: float | None = None
+    semantic: bool = False
 
 
 @dataclass(frozen=True)

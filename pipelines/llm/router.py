@@ -5,10 +5,11 @@ lower tiers, used only when the task may degrade or the budget forces a downgrad
 attempt reserves its estimated cost in the tenant's budget, books one ledger row with the
 actual cost, and feeds the provider's circuit breaker and the metrics.
 
-A call is one `RouteRequest`. The router plans its candidates and checks the answer cache
-here; the attempts run in `completion.complete_with_failover` (whole replies) or
-`streaming.failover_stream` (which continues a broken answer on another model mid-stream),
-both on the shared candidate loop and attempt helpers of `attempts`.
+A call is one `RouteRequest`. The router plans its candidates and checks the answer caches
+(exact, then semantic: `semantic_cache`) here; the attempts run in
+`completion.complete_with_failover` (whole replies) or `streaming.failover_stream` (which
+continues a broken answer on another model mid-stream), both on the shared candidate loop and
+attempt helpers of `attempts`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from pipelines.llm.prompts import PromptRegistry
 from pipelines.llm.protocol import ChatProvider
 from pipelines.llm.route_request import RouteRequest
 from pipelines.llm.router_events import Finished, RoutedCompletion, RouterEvent, Started
+from pipelines.llm.semantic_cache import SemanticCache
 from pipelines.llm.streaming import failover_stream
 from pipelines.llm.types import TextDelta, TokenUsage
 
@@ -55,6 +57,7 @@ class Router:
         clock: Clock = time.monotonic,
         cache: AnswerCache | None = None,
         prompts: PromptRegistry | None = None,
+        semantic_cache: SemanticCache | None = None,
     ) -> None:
         self.config = config
         self.providers = dict(providers)
@@ -62,6 +65,7 @@ class Router:
         self.ledger = ledger
         self.metrics = metrics or LLMMetrics()
         self.cache = cache
+        self.semantic_cache = semantic_cache
         self.prompts = prompts or PromptRegistry()
         self.breakers = BreakerBoard(
             failures_to_open=config.breaker.failures_to_open,
@@ -71,7 +75,8 @@ class Router:
         )
         self.accounts = Accountant(budget, ledger, self.metrics, self.breakers,
                                    allow_downgrade=config.budgets.allow_downgrade)
-        self._routing = Routing(config, self.accounts, self.prompts, self.metrics, cache)
+        self._routing = Routing(config, self.accounts, self.prompts, self.metrics, cache,
+                                semantic_cache)
 
     # ---- choosing ---------------------------------------------------------------------------
 

@@ -28,6 +28,8 @@ class Served:
     degraded: bool = False  # below the task's min_tier (budget downgrade or all else failed)
     structured: str = "none"
     attempt: int = 1
+    cache: str | None = None  # "exact" or "semantic" when `cached`
+    cached_question: str | None = None  # a semantic hit: the question the answer was for
 
 
 @dataclass(frozen=True)

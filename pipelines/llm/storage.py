@@ -1,4 +1,5 @@
-"""PostgreSQL tables of the LLM layer: cost ledger, budget reservations, answer cache.
+"""PostgreSQL tables of the LLM layer: cost ledger, budget reservations, answer caches (exact
+and semantic).
 
 They are declared on `core.Base` like every other table (pipelines/llm imports nothing of the
 project but `core`), with the constraint naming convention the migrations spell out by hand.
@@ -9,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -28,6 +30,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core import Base
 
 OUTCOMES = ("ok", "error", "fallback", "cancelled")
+QUESTION_DIMENSION = 384
+"""Dimension of the semantic cache's question embeddings: the corpus embedder's (checked at
+start-up by the composition root), written here because pipelines/llm does not import ingest."""
 USD = Numeric(14, 8, asdecimal=False)
 
 
@@ -89,6 +94,33 @@ class LLMAnswerCache(Base):
     key: Mapped[str] = mapped_column(Text, primary_key=True)
     prompt_version: Mapped[str] = mapped_column(Text)
     model: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LLMSemanticCache(Base):
+    """Answers found again by a similar question (`semantic_cache`): one row per cached answer,
+    keyed like the exact cache; a lookup filters tenant, context, prompt version and tier, then
+    compares the question embedding by cosine."""
+
+    __tablename__ = "llm_semantic_cache"
+    __table_args__ = (
+        Index("ix_llm_semantic_cache_tenant_id_context_hash", "tenant_id", "context_hash"),
+        Index("ix_llm_semantic_cache_expires_at", "expires_at"),
+    )
+
+    tenant_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    context_hash: Mapped[str] = mapped_column(Text)
+    prompt_version: Mapped[str] = mapped_column(Text)
+    tier: Mapped[str] = mapped_column(Text)
+    model: Mapped[str] = mapped_column(Text)
+    question: Mapped[str] = mapped_column(Text)
+    guard: Mapped[str] = mapped_column(Text)  # semantic_cache.question_guard
+    embedding: Mapped[list[float]] = mapped_column(Vector(QUESTION_DIMENSION))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()

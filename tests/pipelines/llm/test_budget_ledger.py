@@ -23,12 +23,18 @@ from pipelines.llm.errors import BudgetExceeded
 from pipelines.llm.ledger import CallRecord, Ledger
 from pipelines.llm.providers.fake import FakeProvider
 from pipelines.llm.route_request import RouteRequest
-from pipelines.llm.storage import LLMAnswerCache, LLMBudgetReservation, LLMCall
+from pipelines.llm.storage import (
+    LLMAnswerCache,
+    LLMBudgetReservation,
+    LLMCall,
+    LLMSemanticCache,
+)
 from tests.support.routing import MESSAGES, collect, config, router, tenant
 
 VERSIONS = Path(__file__).parents[3] / "migrations/versions"
 MIGRATION = VERSIONS / "2026_11_23_0002_llm.py"
-LATER = (VERSIONS / "2026_12_04_0009_budget_tasks.py",)  # later migrations of the LLM tables
+LATER = (VERSIONS / "2026_12_04_0009_budget_tasks.py",  # later migrations of the LLM tables
+         VERSIONS / "2026_12_04_0010_semantic_cache.py")
 
 
 def record(t: str, cost: float, **over: object) -> CallRecord:
@@ -161,7 +167,7 @@ def scratch_engine(engine: Engine) -> Iterator[Engine]:
 
 
 LLM_TABLES = sa.MetaData()
-for _model in (LLMCall, LLMBudgetReservation, LLMAnswerCache):
+for _model in (LLMCall, LLMBudgetReservation, LLMAnswerCache, LLMSemanticCache):
     _model.__table__.to_metadata(LLM_TABLES)
 
 
@@ -183,4 +189,6 @@ def test_migration_matches_tables_and_downgrades(scratch_engine: Engine) -> None
         assert not set(LLM_TABLES.tables) & set(sa.inspect(conn).get_table_names())
         with Operations.context(ctx):
             migration.upgrade()
+            for step in later:
+                step.upgrade()
         assert set(LLM_TABLES.tables) <= set(sa.inspect(conn).get_table_names())
