@@ -38,6 +38,7 @@ from ingest.embedding import Embedder, SentenceTransformerEmbedder, default_mode
 from ingest.pipeline import IngestContext
 from ingest.types import Limits
 from pipelines.search import SearchGate
+from retrieval.rerank import CrossEncoderReranker, HttpReranker, Reranking
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -75,6 +76,7 @@ class Container:
     ocr_pool: OcrPool | None = None
     cleaner: TextCleaner | None = None
     search_gate: SearchGate = field(default_factory=SearchGate)
+    reranking: Reranking | None = None  # off unless a cross-encoder or rerank API is set
     database: EmbeddedDatabase | None = None
     supervisor: DatabaseSupervisor | None = None
     _closed: bool = field(default=False, repr=False)
@@ -146,6 +148,18 @@ def check_embedding_dimension(embedder: Embedder, settings: Settings) -> None:
     )
 
 
+def reranking_from(settings: Settings) -> Reranking | None:
+    """The reranker the settings name: a local cross-encoder, a rerank API, or none."""
+    search = settings.search
+    if search.rerank_model_path is not None:
+        return Reranking(CrossEncoderReranker(str(search.rerank_model_path)), search.rerank_depth)
+    if search.rerank_url:
+        return Reranking(HttpReranker(search.rerank_url, api=search.rerank_api,
+                                      model=search.rerank_model, api_key=search.rerank_api_key),
+                         search.rerank_depth)
+    return None
+
+
 def build_container(
     settings: Settings,
     *,
@@ -202,6 +216,7 @@ def build_container(
             ocr_pool=_start_ocr_pool(settings) if with_ocr else None,
             search_gate=SearchGate(settings.search.concurrency,
                                    observer=SearchGateMetrics(llm.registry)),
+            reranking=reranking_from(settings),
             database=database,
             supervisor=supervisor,
         )

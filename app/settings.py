@@ -199,12 +199,20 @@ class WorkerSettings(_Group):
 
 class SearchSettings(_Group):
     """Searches at once per process (None: one per core, at least 2, shared out among the HTTP
-    workers) and how long one may run."""
+    workers), how long one may run, and the optional reranker: a local cross-encoder
+    (`rerank_model_path`) or a rerank API (`rerank_url`, Cohere/Jina or TEI request shape),
+    reordering the first `rerank_depth` fused hits. Off when neither is set."""
 
     model_config = SettingsConfigDict(env_prefix="LECTERN_SEARCH_")
 
     concurrency: PositiveInt | None = None
     timeout_ms: PositiveInt = SEARCH_TIMEOUT_MS
+    rerank_model_path: Path | None = None
+    rerank_url: str | None = None
+    rerank_api: Literal["cohere", "tei"] = "cohere"
+    rerank_model: str | None = None
+    rerank_api_key: str | None = Field(default=None, repr=False)
+    rerank_depth: PositiveInt = 30
 
 
 class LogSettings(_Group):

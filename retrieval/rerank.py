@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import httpx
@@ -41,6 +42,15 @@ class Reranker(Protocol):
     """Scores passages for a query; one score per text, in the texts' order."""
 
     async def rerank(self, query: str, texts: Sequence[str]) -> list[float]: ...
+
+
+@dataclass(frozen=True)
+class Reranking:
+    """A reranker and how deep it looks: the search fetches `depth` fused hits (at least the
+    request's `top_k`), the reranker reorders them, the first `top_k` are returned."""
+
+    reranker: Reranker
+    depth: int = 30
 
 
 async def apply_reranker(reranker: Reranker, query: str, hits: Sequence[Hit]) -> list[Hit]:

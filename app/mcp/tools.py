@@ -46,7 +46,8 @@ class LecternTools:
         with container.session_factory() as session:
             hits = await retrieve(session, tenant=tenant, embedder=container.embedder,
                                   question=question, gate=container.search_gate,
-                                  timeout_ms=container.settings.search.timeout_ms)
+                                  timeout_ms=container.settings.search.timeout_ms,
+                                  reranking=container.reranking)
         found = SearchOut(query=query, mode=mode, min_score=question.threshold,
                           hits=[HitOut.of(h) for h in hits]).model_dump(mode="json")
         return result(hits_text(found["hits"]), found)
@@ -63,7 +64,8 @@ class LecternTools:
                 conversation_id=None, embedder=container.embedder,
                 router=container.llm_router, request_id=request_id,
                 gate=container.search_gate,
-                search_timeout_ms=container.settings.search.timeout_ms)
+                search_timeout_ms=container.settings.search.timeout_ms,
+                reranking=container.reranking)
             collected = await collect(events)
         error = collected["error"]
         if error is not None:

@@ -94,7 +94,8 @@ async def ask(body: AskBody, request: Request, container: ContainerDep, session:
         history=[Turn(t.question, t.answer) for t in body.history or ()],
         conversation_id=body.conversation_id, embedder=container.embedder,
         router=container.llm_router, request_id=getattr(request.state, "request_id", None),
-        gate=container.search_gate, search_timeout_ms=container.settings.search.timeout_ms)
+        gate=container.search_gate, search_timeout_ms=container.settings.search.timeout_ms,
+        reranking=container.reranking)
     if wants_sse(request, body):
         return AnswerEventSource(events, ping=PING_INTERVAL_S)
     result = await collect(events)

@@ -76,7 +76,7 @@ async def run_eval(body: EvalBody, container: ContainerDep, session: SessionDep,
                                        tolerance=body.tolerance, answers=body.answers,
                                        mode=body.mode),
         services=evaluation.Services(container.embedder, container.llm_router,
-                                     container.search_gate))
+                                     container.search_gate, container.reranking))
     return EvalRunOut.of(run)
 
 

@@ -81,7 +81,8 @@ async def _rag(body: ChatBody, model: RagModel, messages: list[Message], chunks:
     events = await answer_chat(
         session, container.session_factory, tenant=tenant, model=model, messages=messages,
         embedder=container.embedder, router=container.llm_router, request_id=request_id,
-        gate=container.search_gate, search_timeout_ms=container.settings.search.timeout_ms)
+        gate=container.search_gate, search_timeout_ms=container.settings.search.timeout_ms,
+        reranking=container.reranking)
     if body.stream:
         return OpenAIEventSource(rag_chunks(events, chunks), events, ping=PING_INTERVAL_S)
     result = await collect(events)

@@ -94,7 +94,8 @@ async def search(body: SearchBody, container: ContainerDep, session: SessionDep,
         text=body.query, top_k=body.top_k, min_score=body.min_score, mode=body.mode,
         collection=body.collection, document_ids=body.document_ids, metadata=body.metadata)
     hits = await retrieve(session, tenant=tenant, embedder=container.embedder,
-                                    question=question, gate=container.search_gate,
-                                    timeout_ms=container.settings.search.timeout_ms)
+                          question=question, gate=container.search_gate,
+                          timeout_ms=container.settings.search.timeout_ms,
+                          reranking=container.reranking)
     return SearchOut(query=body.query, mode=body.mode, min_score=question.threshold,
                      hits=[HitOut.of(h) for h in hits])

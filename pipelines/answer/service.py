@@ -60,6 +60,7 @@ from pipelines.llm import (
 from pipelines.search import Question, SearchGate, retrieve
 from retrieval.context import assemble_context
 from retrieval.errors import InvalidBudget
+from retrieval.rerank import Reranking
 from retrieval.search import SEARCH_TIMEOUT_MS
 from retrieval.types import Context, Hit
 
@@ -78,7 +79,8 @@ async def answer(session: Session, *, tenant: str, question: Question, embedder:
                  router: Router, request_id: str | None = None,
                  max_context_tokens: int = DEFAULT_MAX_CONTEXT_TOKENS,
                  gate: SearchGate | None = None, search_timeout_ms: int = SEARCH_TIMEOUT_MS,
-                 semantic_cache: bool = True) -> AnswerStream:
+                 semantic_cache: bool = True, reranking: Reranking | None = None,
+                 ) -> AnswerStream:
     """Retrieve, then start the routed answer; returns its event stream (see the module doc),
     which the caller must close (`aclose()` or `async with`) whether or not it reads it.
     `semantic_cache=False` opts this answer out of the semantic cache (not the exact one).
@@ -89,7 +91,7 @@ async def answer(session: Session, *, tenant: str, question: Question, embedder:
     clock = _Clock()
     request_id = request_id or uuid.uuid4().hex
     hits = await retrieve(session, tenant=tenant, embedder=embedder, question=question,
-                          gate=gate, timeout_ms=search_timeout_ms)
+                          gate=gate, timeout_ms=search_timeout_ms, reranking=reranking)
     clock.retrieved()
     if not hits:
         return AnswerStream(_insufficient(request_id, clock))

@@ -22,6 +22,7 @@ from pipelines.chat.errors import InvalidChatRequest
 from pipelines.conversation import MAX_TURNS, Turn, answer_follow_up
 from pipelines.llm import Message, Router
 from pipelines.search import Question, SearchGate
+from retrieval.rerank import Reranking
 
 RAG_MODEL = "lectern-rag"
 """The RAG model over all of a tenant's collections; `lectern-rag/<collection>` for one."""
@@ -80,6 +81,7 @@ async def answer_chat(
     session: Session, sessions: Callable[[], Session], *, tenant: str, model: RagModel,
     messages: Sequence[Message], embedder: Embedder, router: Router, request_id: str | None,
     gate: SearchGate | None = None, search_timeout_ms: int | None = None,
+    reranking: Reranking | None = None,
 ) -> AnswerStream:
     """The answer to the conversation's last question, with `[n]` citations and sources.
 
@@ -89,4 +91,5 @@ async def answer_chat(
     return await answer_follow_up(
         session, sessions, tenant=tenant, question=Question(question, collection=model.collection),
         history=history, conversation_id=None, embedder=embedder, router=router,
-        request_id=request_id, gate=gate, search_timeout_ms=search_timeout_ms)
+        request_id=request_id, gate=gate, search_timeout_ms=search_timeout_ms,
+        reranking=reranking)

@@ -24,6 +24,7 @@ from pipelines.conversation.condense import MAX_TURNS, Condensed, Condenser, Tur
 from pipelines.conversation.store import add_turn, get_conversation
 from pipelines.llm import Router
 from pipelines.search import Question, SearchGate
+from retrieval.rerank import Reranking
 
 SessionFactory = Callable[[], Session]
 
@@ -39,7 +40,7 @@ async def answer_follow_up(
     session: Session, sessions: SessionFactory, *, tenant: str, question: Question,
     history: Sequence[Turn], conversation_id: uuid.UUID | None, embedder: Embedder,
     router: Router, request_id: str | None = None, gate: SearchGate | None = None,
-    search_timeout_ms: int | None = None,
+    search_timeout_ms: int | None = None, reranking: Reranking | None = None,
 ) -> AnswerStream:
     """`pipelines.answer.answer` for `question` after `history` or the stored conversation's
     turns (see the module docstring); raises what `answer` raises, and `ConversationNotFound`."""
@@ -53,7 +54,7 @@ async def answer_follow_up(
     inner = await answer(session, tenant=tenant,
                          question=dataclasses.replace(question, text=condensed.text),
                          embedder=embedder, router=router, request_id=request_id, gate=gate,
-                         **options)
+                         reranking=reranking, **options)
     record = None if conversation_id is None else _Recorder(
         sessions, tenant, conversation_id, question.text, condensed.text)
     return AnswerStream(_annotated(inner, condensed, conversation_id, record), owns=inner)

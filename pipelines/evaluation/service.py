@@ -36,6 +36,7 @@ from pipelines.evaluation.metrics import (
 from pipelines.evaluation.tables import EvalRun
 from pipelines.llm import LLMError, Router
 from pipelines.search import Question, SearchGate, retrieve
+from retrieval.rerank import Reranking
 from retrieval.types import Hit, SearchMode
 
 DEFAULT_TOLERANCE = 0.02
@@ -69,6 +70,7 @@ class Services:
     embedder: Embedder
     router: Router
     gate: SearchGate | None = None
+    reranking: Reranking | None = None
 
 
 def _ranked(hits: Sequence[Hit]) -> list[RankedHit]:
@@ -82,7 +84,8 @@ async def _one(session: Session, tenant: str, question: GoldenQuestion, options:
 
     async def search(asking: Question) -> list[RankedHit]:
         return _ranked(await retrieve(session, tenant=tenant, embedder=services.embedder,
-                                      question=asking, gate=services.gate))
+                                      question=asking, gate=services.gate,
+                                      reranking=services.reranking))
 
     live = await search(asked)
     raw = await search(dataclasses.replace(asked, min_score=-1.0))
@@ -96,7 +99,7 @@ async def _one(session: Session, tenant: str, question: GoldenQuestion, options:
         try:
             collected = await collect(await answer(
                 session, tenant=tenant, question=asked, embedder=services.embedder,
-                router=services.router, gate=services.gate))
+                router=services.router, gate=services.gate, reranking=services.reranking))
             result["answer_text"] = collected["answer"]
             result["answer_error"] = (collected["error"] or {}).get("code")
         except LLMError as exc:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from ingest.embedding import Embedder
 from pipelines.search.gate import SearchGate
 from pipelines.search.query_embedding import query_embedder
+from retrieval.rerank import Reranking, apply_reranker
 from retrieval.search import DEFAULT_TOP_K, SEARCH_TIMEOUT_MS, search
 from retrieval.threshold import DEFAULT_MIN_SCORE
 from retrieval.types import Hit, SearchMode
@@ -53,24 +54,32 @@ class Question:
 
 async def retrieve(session: Session, *, tenant: str, embedder: Embedder,
                    question: Question, gate: SearchGate | None = None,
-                   timeout_ms: int = SEARCH_TIMEOUT_MS) -> list[Hit]:
+                   timeout_ms: int = SEARCH_TIMEOUT_MS,
+                   reranking: Reranking | None = None) -> list[Hit]:
     """Embed the question (batched with concurrent requests' questions) and search the
     tenant's corpus, both off the event loop; the search waits its turn at `gate` (a
     process-wide `SearchGate`; None: no limit) and is cancelled after `timeout_ms`.
+
+    With `reranking`, `reranking.depth` hits are fetched and reordered by its reranker before
+    the first `top_k` are kept (which hits pass `min_score` does not change).
 
     The session's transaction is rolled back afterwards (the search only reads), which returns
     its connection to the pool: a long answer stream must not hold one.
     """
     vector = await query_embedder(embedder).embed(question.text)
+    depth = question.top_k if reranking is None else max(question.top_k, reranking.depth)
 
     def run() -> list[Hit]:
         try:
             return search(session, tenant=tenant, query_text=question.text, query_vector=vector,
-                          mode=question.mode, top_k=question.top_k, min_score=question.threshold,
+                          mode=question.mode, top_k=depth, min_score=question.threshold,
                           collection=question.collection, document_ids=question.document_ids,
                           metadata=question.metadata, timeout_ms=timeout_ms)
         finally:
             session.rollback()
 
-    return await (gate.run(run) if gate is not None else asyncio.to_thread(run))
+    hits = await (gate.run(run) if gate is not None else asyncio.to_thread(run))
+    if reranking is None:
+        return hits
+    return (await apply_reranker(reranking.reranker, question.text, hits))[:question.top_k]
 
