@@ -16,8 +16,9 @@ Authentication fails closed. `LECTERN_AUTH` (`AuthMode`) is `required`, `off`, o
   can set it can as well create a key. A key created while such a server runs closes it all
   the same, as if unset.
 
-With auth required, a request without `Authorization: Bearer <key>` of a valid, unrevoked
-key gets 401.
+With auth required, a request without `Authorization: Bearer <key>` of a valid, unrevoked,
+unexpired key gets 401. What a request's key allows (its tenant, whether it is an admin key,
+its own rate limits) travels as a `Principal`.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.api_keys import ApiKey
@@ -49,6 +50,28 @@ class KeyInfo:
     prefix: str
     created_at: datetime
     revoked_at: datetime | None
+    is_admin: bool = False
+    rpm: int | None = None
+    tpm: int | None = None
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request acts as: its tenant and, when it carried a key, that key's id, admin
+    flag and own limits (None: the configured default). Without auth, `key_id` is None."""
+
+    tenant: str
+    key_id: str | None = None
+    is_admin: bool = False
+    rpm: int | None = None
+    tpm: int | None = None
+
+
+_LAST_USED_STEP = timedelta(minutes=1)
+"""`last_used_at` is written at most this often per key: a write per request would cost more
+than knowing the minute a key was last used is worth."""
 
 
 def hash_key(key: str) -> str:
@@ -56,21 +79,38 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(session: Session, tenant: str, name: str = "") -> str:
-    """Create and commit a key for `tenant`; return the plaintext key (shown only once)."""
+def create_key(session: Session, tenant: str, name: str = "", *, admin: bool = False,
+               rpm: int | None = None, tpm: int | None = None,
+               expires_at: datetime | None = None) -> str:
+    """Create and commit a key for `tenant`; return the plaintext key (shown only once).
+
+    `admin` lets it manage keys over `/v1/keys`; `rpm`/`tpm` are its own requests and LLM
+    tokens per minute (None: the configured per-key default); past `expires_at` it is 401.
+    """
+    return issue_key(session, tenant, name, admin=admin, rpm=rpm, tpm=tpm,
+                     expires_at=expires_at)[0]
+
+
+def issue_key(session: Session, tenant: str, name: str = "", *, admin: bool = False,
+              rpm: int | None = None, tpm: int | None = None,
+              expires_at: datetime | None = None) -> tuple[str, KeyInfo]:
+    """`create_key`, also returning what may be shown of the new key (for `/v1/keys`)."""
     if not tenant.strip():
         raise ValueError("tenant must not be empty")
+    if expires_at is not None and expires_at.tzinfo is None:
+        raise ValueError("expires_at must carry a time zone")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    session.add(
-        ApiKey(
-            tenant_id=tenant,
-            name=name,
-            prefix=key[:_DISPLAY_PREFIX_LENGTH],
-            key_hash=hash_key(key),
-        )
-    )
+    row = ApiKey(tenant_id=tenant, name=name, prefix=key[:_DISPLAY_PREFIX_LENGTH],
+                 key_hash=hash_key(key), is_admin=admin, rpm=rpm, tpm=tpm,
+                 expires_at=expires_at)
+    session.add(row)
     session.commit()
-    return key
+    return key, _info(row)
+
+
+def _info(k: ApiKey) -> KeyInfo:
+    return KeyInfo(str(k.id), k.tenant_id, k.name, k.prefix, k.created_at, k.revoked_at,
+                   k.is_admin, k.rpm, k.tpm, k.expires_at, k.last_used_at)
 
 
 def revoke(session: Session, key_or_prefix: str) -> int:
@@ -97,10 +137,7 @@ def list_keys(session: Session, tenant: str | None = None) -> list[KeyInfo]:
     query = select(ApiKey).order_by(ApiKey.created_at)
     if tenant is not None:
         query = query.where(ApiKey.tenant_id == tenant)
-    return [
-        KeyInfo(str(k.id), k.tenant_id, k.name, k.prefix, k.created_at, k.revoked_at)
-        for k in session.scalars(query)
-    ]
+    return [_info(k) for k in session.scalars(query)]
 
 
 def keys_ever_created(session: Session) -> bool:
@@ -129,12 +166,26 @@ def check_auth_setting(sessions: sessionmaker[Session], mode: AuthMode | None) -
 
 
 def tenant_for_key(session: Session, key: str) -> str | None:
-    """The tenant of an unrevoked key, or None when the key is unknown or revoked."""
-    return session.scalar(
-        select(ApiKey.tenant_id).where(
-            ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None)
-        )
-    )
+    """The tenant of an unrevoked, unexpired key, or None when the key is unknown, revoked
+    or expired."""
+    principal = principal_for_key(session, key)
+    return principal.tenant if principal is not None else None
+
+
+def principal_for_key(session: Session, key: str) -> Principal | None:
+    """What an unrevoked, unexpired key allows, or None; refreshes its `last_used_at` (and
+    commits) when that is more than a minute old."""
+    now = datetime.now(UTC)
+    row = session.scalar(select(ApiKey).where(
+        ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None),
+        or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now)))
+    if row is None:
+        return None
+    principal = Principal(row.tenant_id, str(row.id), row.is_admin, row.rpm, row.tpm)
+    if row.last_used_at is None or row.last_used_at < now - _LAST_USED_STEP:
+        session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
+        session.commit()
+    return principal
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -148,18 +199,34 @@ def bearer_token(authorization: str | None) -> str | None:
 def authenticate(
     sessions: sessionmaker[Session], mode: AuthMode | None, authorization: str | None
 ) -> str:
-    """The tenant a request with this `Authorization` header acts for; raises 401 `ApiError`.
+    """The tenant a request with this `Authorization` header acts for; raises 401 `ApiError`
+    (see `authenticate_principal`)."""
+    return authenticate_principal(sessions, mode, authorization).tenant
+
+
+def authenticate_principal(
+    sessions: sessionmaker[Session], mode: AuthMode | None, authorization: str | None
+) -> Principal:
+    """Who a request with this `Authorization` header acts as; raises 401 `ApiError`.
 
     Uses a session of its own, closed before returning, so the request holds no pooled
     connection for what comes after (a streamed answer, an upload being read).
     """
     with sessions() as session:
         if not auth_required(session, mode):
-            return DEFAULT_TENANT
+            return Principal(DEFAULT_TENANT)
         token = bearer_token(authorization)
         if token is None:
             raise ApiError(401, "unauthorized", "missing API key: send Authorization: Bearer <key>")
-        tenant = tenant_for_key(session, token)
-    if tenant is None:
-        raise ApiError(401, "unauthorized", "invalid or revoked API key")
-    return tenant
+        principal = principal_for_key(session, token)
+        if principal is None:
+            raise ApiError(401, "unauthorized", "expired API key" if _expired(session, token)
+                           else "invalid or revoked API key")
+    return principal
+
+
+def _expired(session: Session, key: str) -> bool:
+    """Whether `key` is an unrevoked key past its expiry (said so in its 401)."""
+    return session.scalar(select(ApiKey.id).where(
+        ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None),
+        ApiKey.expires_at <= datetime.now(UTC))) is not None

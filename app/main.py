@@ -20,6 +20,12 @@ from app.middleware import (
     UploadLimitMiddleware,
 )
 from app.openai_compat import OpenAIErrorShape
+from app.rate_limit_middleware import (
+    AuthThrottleMiddleware,
+    RateLimitMiddleware,
+    refusal_metrics,
+)
+from app.rate_limits import RateLimiter
 from app.routes import (
     ask,
     conversations,
@@ -62,7 +68,11 @@ def create_app(container: Container) -> FastAPI:
     app.add_middleware(
         UploadLimitMiddleware, max_body_bytes=container.limits.max_bytes + FORM_OVERHEAD_BYTES
     )
+    limiter = RateLimiter(container.engine, container.settings.rate,
+                          refusal_metrics(container.metrics_registry))
+    app.add_middleware(RateLimitMiddleware, limiter=limiter)  # inside the gate: knows the key
     app.add_middleware(AuthGateMiddleware, container=container)
+    app.add_middleware(AuthThrottleMiddleware, limiter=limiter)  # outside: sees the gate's 401s
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(OpenAIErrorShape)  # OpenAI's error shape on its routes, the gate's too
     app.add_middleware(metrics.HttpMetricsMiddleware, registry=container.metrics_registry)

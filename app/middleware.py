@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.auth import authenticate
+from app.auth import authenticate_principal
 from app.errors import BodyTooLarge, domain_error_response, error_body
 from core import DatabaseUnavailable, LecternError, is_database_unavailable
 
@@ -145,7 +145,8 @@ class RequestContextMiddleware:
 
 class AuthGateMiddleware:
     """Authenticate every request under `TENANT_PATHS` before a byte of its body is read, and
-    leave its tenant in `request.state.tenant` (read by `app.deps.TenantDep`).
+    leave its tenant in `request.state.tenant` (read by `app.deps.TenantDep`) and what its key
+    allows in `request.state.principal` (`app.auth.Principal`: rate limits, admin).
 
     Why here and not only in a dependency: FastAPI reads and parses a body (JSON, or a
     multipart upload spooled to disk) before it runs a route's dependencies, so a request
@@ -171,8 +172,8 @@ class AuthGateMiddleware:
         state = scope.setdefault("state", {})
         container = self.container
         try:
-            state["tenant"] = await run_in_threadpool(
-                authenticate, container.session_factory, container.settings.auth.mode,
+            principal = await run_in_threadpool(
+                authenticate_principal, container.session_factory, container.settings.auth.mode,
                 Headers(scope=scope).get("authorization"))
         except LecternError as exc:
             await domain_error_response(exc)(scope, receive, send)
@@ -184,6 +185,7 @@ class AuthGateMiddleware:
                               type(exc).__name__, state.get("request_id"))
             await domain_error_response(DatabaseUnavailable())(scope, receive, send)
             return
+        state["tenant"], state["principal"] = principal.tenant, principal
         await self.app(scope, receive, send)
 
 

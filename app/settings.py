@@ -1,7 +1,7 @@
 """Process settings for lectern, read from ``LECTERN_*`` environment variables.
 
-`Settings` holds one pydantic-settings group per concern (`database`, `web`, `auth`, `llm`,
-`embedding`, `ingest`, `workers`, `search`, `log`); each group reads its own variables, under
+`Settings` holds one pydantic-settings group per concern (`database`, `web`, `auth`, `rate`,
+`llm`, `embedding`, `ingest`, `workers`, `search`, `log`); each group reads its own variables, under
 the names the README documents. Only the composition root calls :func:`load_settings`;
 everything below it receives plain values as arguments. Settings are validated once at
 start-up so that a bad value stops the process with a message naming the environment
@@ -151,6 +151,20 @@ class AuthSettings(_Group):
         return value
 
 
+class RateLimitSettings(_Group):
+    """Requests and LLM tokens per minute, per key and per tenant (None: unlimited; a key's own
+    `--rpm`/`--tpm` replace the per-key defaults), and how many failed authentications one
+    client address may make per minute before it gets 429 (see `app.rate_limits`)."""
+
+    model_config = SettingsConfigDict(env_prefix="LECTERN_RATE_")
+
+    key_rpm: PositiveInt | None = None
+    key_tpm: PositiveInt | None = None
+    tenant_rpm: PositiveInt | None = None
+    tenant_tpm: PositiveInt | None = None
+    auth_failures: PositiveInt = 20
+
+
 class LLMSettings(_Group):
     """The LLM configuration file (`LECTERN_CONFIG`; see docs/llm-config.md), and how often
     the process running the ingestion workers deletes expired answer-cache rows."""
@@ -239,6 +253,7 @@ class Settings(BaseModel):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    rate: RateLimitSettings = Field(default_factory=RateLimitSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)

@@ -27,6 +27,7 @@ from app.logs import configure_logging
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from datetime import datetime
 
     from app.container import Container
     from app.settings import Settings
@@ -198,16 +199,27 @@ def db_upgrade(
 def keys_create(
     tenant: Annotated[str, typer.Option(help="tenant the key acts for")],
     name: Annotated[str, typer.Option(help="a label to recognise it by")] = "",
+    admin: Annotated[bool, typer.Option(help="may manage keys over /v1/keys")] = False,
+    rpm: Annotated[int | None, typer.Option(min=1, help="requests per minute [default: "
+                                            "LECTERN_RATE_KEY_RPM]")] = None,
+    tpm: Annotated[int | None, typer.Option(min=1, help="LLM tokens per minute [default: "
+                                            "LECTERN_RATE_KEY_TPM]")] = None,
+    expires_days: Annotated[int | None, typer.Option(min=1, help="expire after this many "
+                                                     "days [default: never]")] = None,
 ) -> None:
     """Create an API key and print it once (only its hash is stored), saying first what it
     changes: the first key makes keys required, and the documents of tenant `default` stay
     out of sight of another tenant's key."""
+    from datetime import UTC, datetime, timedelta
+
     from app.auth import create_key
     from app.cli.keys import key_session, new_key_notes
 
+    expires_at = (datetime.now(UTC) + timedelta(days=expires_days)) if expires_days else None
     with key_session(_settings()) as session:
         notes = new_key_notes(session, tenant)
-        key = create_key(session, tenant, name)
+        key = create_key(session, tenant, name, admin=admin, rpm=rpm, tpm=tpm,
+                         expires_at=expires_at)
     out.print(key, soft_wrap=True)
     for note in notes:
         err.print(note, markup=False, soft_wrap=True)
@@ -238,12 +250,16 @@ def keys_list(
     from app.auth import list_keys
     from app.cli.keys import key_session
 
-    table = Table("prefix", "tenant", "name", "created", "revoked")
+    def when(moment: datetime | None) -> str:
+        return moment.isoformat(timespec="seconds") if moment else ""
+
+    table = Table("prefix", "tenant", "name", "admin", "rpm", "tpm", "created", "last used",
+                  "expires", "revoked")
     with key_session(_settings()) as session:
         for info in list_keys(session, tenant):
-            revoked = info.revoked_at.isoformat(timespec="seconds") if info.revoked_at else ""
-            created = info.created_at.isoformat(timespec="seconds")
-            table.add_row(info.prefix, info.tenant_id, info.name, created, revoked)
+            table.add_row(info.prefix, info.tenant_id, info.name, "yes" if info.is_admin else "",
+                          str(info.rpm or ""), str(info.tpm or ""), when(info.created_at),
+                          when(info.last_used_at), when(info.expires_at), when(info.revoked_at))
     out.print(table)
 
 

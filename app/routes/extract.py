@@ -102,7 +102,7 @@ async def _from_form(request: Request, container: ContainerDep, tenant: str) -> 
             tenant=tenant, filename=check_form_text("filename", upload.filename or "upload"),
             data=data, limits=container.limits, schema=schema,
             collection=check_form_text("collection", str(form.get("collection") or "default")),
-            max_attempts=int(attempts))
+            max_attempts=int(attempts), request_id=getattr(request.state, "request_id", None))
     return result.to_dict()
 
 
@@ -118,7 +118,8 @@ async def extract(
     except ValidationError as exc:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
-    options = {"max_attempts": body.max_attempts, "accept_invalid": body.accept_invalid}
+    options = {"max_attempts": body.max_attempts, "accept_invalid": body.accept_invalid,
+               "request_id": getattr(request.state, "request_id", None)}  # ledger ↔ rate limits
     if body.document_id is not None:
         result = await extract_document(container.llm_router, session, container.embedder,
                                         tenant=tenant, document_id=body.document_id,
