@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -130,6 +131,18 @@ def revoke(session: Session, key_or_prefix: str) -> int:
     )
     session.commit()
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def revoke_id(session: Session, key_id: str) -> KeyInfo | None:
+    """Revoke the key with this id (kept revoked if it already was); what is shown of it
+    afterwards, or None when there is no such key."""
+    row = session.get(ApiKey, uuid.UUID(key_id))
+    if row is None:
+        return None
+    if row.revoked_at is None:
+        row.revoked_at = datetime.now(UTC)
+        session.commit()
+    return _info(row)
 
 
 def list_keys(session: Session, tenant: str | None = None) -> list[KeyInfo]:

@@ -34,6 +34,7 @@ from app.routes import (
     extract,
     health,
     jobs,
+    keys,
     metrics,
     openai_chat,
     openai_models,
@@ -47,7 +48,8 @@ from app.web import router as web_router
 ROUTERS: tuple[APIRouter, ...] = (
     health.router, documents.router, documents.collections_router, page_images.router,
     jobs.router, extract.router, ask.router, conversations.router, evals.router, search.router,
-    usage.router, metrics.router, openai_chat.router, openai_models.router, web_router)
+    usage.router, metrics.router, openai_chat.router, openai_models.router, keys.router,
+    web_router)
 """Every router the app serves; a new API area adds its module's `router` here."""
 
 
