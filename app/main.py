@@ -20,6 +20,7 @@ from app.middleware import (
     UploadLimitMiddleware,
 )
 from app.openai_compat import OpenAIErrorShape
+from app.openapi import install_docs
 from app.rate_limit_middleware import (
     AuthThrottleMiddleware,
     RateLimitMiddleware,
@@ -59,9 +60,12 @@ def create_app(container: Container) -> FastAPI:
         title="lectern",
         summary="Self-hosted RAG: ingest PDFs and scans, ask with sources, extract data.",
         version="0.1.0",
+        docs_url=None,  # served by app.openapi from local assets, not a CDN
+        redoc_url=None,
     )
     app.state.container = container
     install_error_handlers(app)
+    install_docs(app)  # the document as lectern answers, /docs and /redoc offline
     for router in ROUTERS:
         app.include_router(router)
     mount_mcp(app, container)  # MCP over streamable HTTP at /mcp, behind the auth gate
