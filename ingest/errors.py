@@ -26,7 +26,7 @@ class EmptyFile(IngestError):
 
 
 class UnsupportedFileType(IngestError):
-    """The bytes are none of the kinds lectern reads (PDF, PNG, JPEG, TIFF, UTF-8 text)."""
+    """The bytes are none of the kinds lectern reads (PDF, images, Office, HTML, e-mail, text)."""
 
     code = "unsupported_file_type"
     http_status = 415
@@ -50,6 +50,15 @@ class CorruptDocument(IngestError):
     """The file claims a known format but cannot be parsed (truncated, damaged, garbage)."""
 
     code = "corrupt_document"
+    http_status = 422
+
+
+class ArchiveTooLarge(IngestError):
+    """A ZIP container (DOCX, XLSX, PPTX, ODT) whose members would expand past
+    `Limits.max_unpacked_bytes` or number more than `Limits.max_archive_members`: refused before
+    any member is decompressed, as a decompression bomb; details: `unpacked`, `members`, `limit`."""
+
+    code = "archive_too_large"
     http_status = 422
 
 

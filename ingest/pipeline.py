@@ -153,7 +153,8 @@ def cleanup_stage(pages: list[PageText], ctx: IngestContext) -> tuple[list[Clean
     by the cleaner, when guarded-safe), and how many running lines were dropped; each page's
     `raw_text` stays as it was read, and a failed page keeps its error."""
     total = len(pages)
-    bodies, dropped = drop_running_lines(pages)
+    printed = all(page.printed for page in pages)  # slides and sheets have no running lines
+    bodies, dropped = drop_running_lines(pages) if printed else (pages, 0)
     if dropped:
         log.info("dropped %d running header/footer lines from %d pages", dropped, total)
     fonts = document_fonts(bodies)  # heading levels ranked over the whole document, not per page

@@ -2,8 +2,10 @@
 
 PDF pages are read from their text layer; pages whose text layer is missing or unusable (see
 `textlayer.needs_ocr`) are rendered and read by OCR. Images are OCR'd frame by frame; text
-and Markdown become a single page. Pages are produced lazily for OCR, so memory stays
-bounded by the OCR runner's look-ahead, not by the document's length.
+and Markdown become a single page; Office, ODT, HTML and e-mail documents are converted to
+Markdown page by page (`structured`: a slide, a sheet, a recorded page, or page 1). Pages
+are produced lazily for OCR, so memory stays bounded by the OCR runner's look-ahead, not by
+the document's length.
 
 One page never sinks a document: a page whose text layer, image or OCR fails is kept without
 text and with a failed `PageWarning` (see `ocr_pages`), and the others are read. Every page's
@@ -25,8 +27,11 @@ from ingest.ocr_pool import PageOcr
 from ingest.pdf_warnings import collect_pdf_warnings
 from ingest.sniff import decode_text
 from ingest.storable import storable, storable_json, storable_text
+from ingest.structured import structured_pages
 from ingest.textlayer import PdfDoc, needs_ocr, open_pdf, render_page
-from ingest.types import Limits, PageText, PageWarning, Sniffed, TextLine
+from ingest.types import Limits, PageText, PageWarning, Sniffed, StructuredKind, TextLine
+
+_STRUCTURED: tuple[StructuredKind, ...] = ("docx", "xlsx", "pptx", "odt", "html", "eml")
 
 Progress = Callable[[int, int], None]
 
@@ -38,10 +43,10 @@ def read_pages(data: bytes, sniffed: Sniffed, *, limits: Limits, ocr: PageOcr,
     `ocr` is anything with `map(images) -> Iterator[OcrPage]` (an `OcrPool`, or `SerialOcr`
     in-process); `dpi` is the resolution PDF pages are rendered at for OCR. `on_page(done,
     total)` is called after each page is finished. A page that cannot be read comes back
-    without text, with a failed warning and its `failure`. Raises the errors of `open_pdf`
-    and `open_image` (the document as a whole is unreadable), the first page's failure when
-    no page has readable text and some failed, and NoReadableText when no page yields any
-    letter or digit.
+    without text, with a failed warning and its `failure`. Raises the errors of `open_pdf`,
+    `open_image` and `structured_pages` (the document as a whole is unreadable), the first
+    page's failure when no page has readable text and some failed, and NoReadableText when no
+    page yields any letter or digit.
     """
     report: Progress = on_page or (lambda done, total: None)
     if sniffed.kind == "pdf":
@@ -50,6 +55,11 @@ def read_pages(data: bytes, sniffed: Sniffed, *, limits: Limits, ocr: PageOcr,
                               report=report)
     elif sniffed.kind in ("png", "jpeg", "tiff"):
         pages = _read_images(data, limits=limits, ocr=ocr, report=report)
+    elif sniffed.kind in _STRUCTURED:
+        texts = structured_pages(data, _STRUCTURED[_STRUCTURED.index(sniffed.kind)], limits)
+        pages = [PageText(page_no=number, method="text", text=text, lines=_plain_lines(text),
+                          printed=False) for number, text in enumerate(texts, start=1)]
+        report(len(pages), len(pages))
     else:
         text = decode_text(data)
         pages = [PageText(page_no=1, method="text", text=text, lines=_plain_lines(text))]

@@ -11,7 +11,10 @@ from typing import Any, Literal
 
 from ingest.errors import IngestError
 
-DocumentKind = Literal["pdf", "png", "jpeg", "tiff", "text", "markdown"]
+DocumentKind = Literal["pdf", "png", "jpeg", "tiff", "text", "markdown",
+                       "docx", "xlsx", "pptx", "odt", "html", "eml"]
+StructuredKind = Literal["docx", "xlsx", "pptx", "odt", "html", "eml"]
+"""Kinds whose text comes from their own structure (styles, cells, slides, markup), not a layout."""
 PageMethod = Literal["text", "ocr"]
 CleanupStatus = Literal["applied", "skipped", "rejected"]
 
@@ -19,6 +22,9 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MAX_PAGES = 500
 MAX_IMAGE_PIXELS = 89_478_485
 """Pillow's own decompression-bomb threshold; an A4 page at 300 DPI is about 8.7 MP."""
+MAX_UNPACKED_BYTES = 256 * 1024 * 1024
+"""What the members of one ZIP container (DOCX, XLSX, PPTX, ODT) may expand to, all together."""
+MAX_ARCHIVE_MEMBERS = 10_000
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,8 @@ class Limits:
     max_bytes: int = MAX_UPLOAD_BYTES
     max_pages: int = MAX_PAGES
     max_image_pixels: int = MAX_IMAGE_PIXELS
+    max_unpacked_bytes: int = MAX_UNPACKED_BYTES
+    max_archive_members: int = MAX_ARCHIVE_MEMBERS
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,10 @@ class PageText:
     removed_chars: int = 0
     warnings: list[PageWarning] = field(default_factory=list)
     failure: IngestError | None = None
+    printed: bool = True
+    """Whether the page comes from a printed layout (PDF, scan, text) that may repeat running
+    headers and footers; False for a slide, sheet or structured document, whose headers and
+    footers are not in the text read, so repeated lines (a sheet's column names) are content."""
 
 
 @dataclass
