@@ -13,7 +13,10 @@ import io
 import re
 import zipfile
 
+import docx
 import pytest
+from docx.oxml import parse_xml
+from docx.oxml.ns import nsdecls
 
 from ingest.errors import ArchiveTooLarge, CorruptDocument, TooManyPages
 from ingest.sniff import sniff
@@ -191,3 +194,27 @@ def test_too_many_members_is_a_bomb_too() -> None:
     with pytest.raises(ArchiveTooLarge) as caught:
         sniff(data, None, Limits(max_archive_members=5))
     assert caught.value.details["member_limit"] == 5
+
+
+def test_docx_splits_at_words_rendered_page_ends_and_reads_links_merges_not_deletions() -> None:
+    document = docx.Document()
+    document.add_paragraph("First page text.")
+    second = document.add_paragraph()
+    second._p.append(parse_xml(
+        f'<w:r {nsdecls("w")}><w:lastRenderedPageBreak/><w:t>Second page, </w:t></w:r>'))
+    second._p.append(parse_xml(
+        f'<w:hyperlink {nsdecls("w")}><w:r><w:t>linked words</w:t></w:r></w:hyperlink>'))
+    second._p.append(parse_xml(
+        f'<w:del {nsdecls("w")} w:id="1" w:author="x"><w:r><w:delText>gone</w:delText></w:r>'
+        "</w:del>"))
+    table = document.add_table(rows=2, cols=3)
+    table.cell(0, 0).merge(table.cell(0, 1)).text = "Merged"
+    table.cell(0, 2).text = "C"
+    for col, text in enumerate(("a", "b", "c")):
+        table.cell(1, col).text = text
+    buffer = io.BytesIO()
+    document.save(buffer)
+    first, page_two = structured_pages(buffer.getvalue(), "docx", LIMITS)
+    assert first == "First page text."
+    assert page_two.startswith("Second page, linked words\n\n| Merged |  | C |")
+    assert "gone" not in page_two
