@@ -20,7 +20,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
 INGESTIBLE_SUFFIXES = frozenset(
-    {".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".txt", ".md", ".markdown"}
+    {".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".txt", ".md", ".markdown", ".docx",
+     ".xlsx", ".pptx", ".odt", ".html", ".htm", ".eml"}
 )
 TERMINAL = frozenset({"succeeded", "failed", "cancelled", "ready"})
 _BODY_CHARS = 200  # of a non-API error body, kept short: it is shown in the per-file summary
