@@ -10,17 +10,17 @@ one (the server condenses it with the earlier turns); the id is printed on stder
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated, Any
 
 import httpx
 import typer
-from httpx_sse import SSEError, connect_sse
+from httpx_sse import SSEError
 from rich.console import Console
 from rich.markup import escape
 
-from app.cli.ingest import describe_error
+from app.cli.ingest import URL_HELP, describe_error
+from app.client import ClientError, Lectern, default_url
 
 console = Console(stderr=True)
 
@@ -37,43 +37,35 @@ def print_sources(sources: list[dict[str, Any]]) -> None:
         print(f"[{s['n']}] {s['filename']}, {_pages(s)}{section}  (score {s['score']:.2f})")
 
 
-def _refusal(response: httpx.Response) -> str:
-    response.read()
-    return describe_error(response)
-
-
 def stream_answer(client: httpx.Client, body: dict[str, Any]) -> int:
-    """Print one streamed answer; returns the exit status."""
+    """Print one streamed answer (read through `app.client.Lectern.ask`); the exit status."""
     sources: list[dict[str, Any]] = []
     meta: dict[str, Any] = {}
-    headers = {"Accept": "text/event-stream"}
-    with connect_sse(client, "POST", "/v1/ask", json=body, headers=headers) as events:
-        if events.response.status_code != 200:
-            console.print(f"[red]{escape(_refusal(events.response))}[/red]")
-            return 1
-        try:
-            for sse in events.iter_sse():
-                data: Any = json.loads(sse.data) if sse.data else {}
-                if sse.event == "meta":
-                    meta = data
-                elif sse.event == "sources":
-                    sources = data
-                elif sse.event == "token":
-                    sys.stdout.write(data["text"])
-                    sys.stdout.flush()
-                elif sse.event == "handover":
-                    console.print(f"\n[yellow](continued by {escape(data['model'])})[/yellow]")
-                elif sse.event == "usage":
-                    meta["usage"] = data
-                elif sse.event == "error":
-                    print()
-                    console.print(f"[red]{escape(data['code'])}: {escape(data['message'])}[/red]")
-                    return 1
-                elif sse.event == "done":
-                    break
-        except SSEError as exc:
-            console.print(f"[red]not an event stream: {escape(str(exc))}[/red]")
-            return 1
+    options = {k: v for k, v in body.items() if k != "question"}
+    try:
+        for event in Lectern(http=client).ask(body["question"], **options):
+            data: Any = event.data if event.data is not None else {}
+            if event.name == "meta":
+                meta = data
+            elif event.name == "sources":
+                sources = data
+            elif event.name == "token":
+                sys.stdout.write(data["text"])
+                sys.stdout.flush()
+            elif event.name == "handover":
+                console.print(f"\n[yellow](continued by {escape(data['model'])})[/yellow]")
+            elif event.name == "usage":
+                meta["usage"] = data
+            elif event.name == "error":
+                print()
+                console.print(f"[red]{escape(data['code'])}: {escape(data['message'])}[/red]")
+                return 1
+    except ClientError as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
+        return 1
+    except SSEError as exc:
+        console.print(f"[red]not an event stream: {escape(str(exc))}[/red]")
+        return 1
     print()
     if sources:
         print()
@@ -117,15 +109,14 @@ def ask(
         int | None, typer.Option(min=1, max=50, help="sources to retrieve (default: the server's)")
     ] = None,
     mode: Annotated[str, typer.Option(help="hybrid, vector or text retrieval")] = "hybrid",
-    url: Annotated[str, typer.Option(envvar="LECTERN_URL", help="lectern server")] = (
-        "http://127.0.0.1:8000"
-    ),
+    url: Annotated[str, typer.Option(envvar="LECTERN_URL", show_default=False, help=URL_HELP)] = "",
     api_key: Annotated[str | None, typer.Option(envvar="LECTERN_API_KEY", help="API key")] = None,
     timeout: Annotated[float, typer.Option(help="seconds to wait between events")] = 300.0,
     conversation: Annotated[str | None, typer.Option(
         help="a stored conversation's id to ask a follow-up in, or 'new' to start one")] = None,
 ) -> None:
     """Ask a question over the HTTP API; the answer streams, then its sources are listed."""
+    url = url or default_url()
     body: dict[str, Any] = {"question": question, "mode": mode}
     if top_k is not None:
         body["top_k"] = top_k

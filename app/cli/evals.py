@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from app.cli.ingest import describe_error
+from app.cli.ingest import URL_HELP, describe_error
+from app.client import default_url
 
 console = Console(stderr=True)
 out = Console()
@@ -68,12 +69,12 @@ def eval_command(
                                              help="largest drop that is not a regression")] = 0.02,
     answers: Annotated[bool, typer.Option(help="also answer questions with an answer")] = True,
     mode: Annotated[str, typer.Option(help="hybrid, vector or text retrieval")] = "hybrid",
-    url: Annotated[str, typer.Option(envvar="LECTERN_URL", help="lectern server")] = (
-        "http://127.0.0.1:8000"),
+    url: Annotated[str, typer.Option(envvar="LECTERN_URL", show_default=False, help=URL_HELP)] = "",
     api_key: Annotated[str | None, typer.Option(envvar="LECTERN_API_KEY", help="API key")] = None,
     timeout: Annotated[float, typer.Option(help="seconds to wait for the run")] = 900.0,
 ) -> None:
     """Run a golden set against the live corpus; exit 1 when a metric regressed."""
+    url = url or default_url()
     questions = read_lines(golden)
     body = {"name": name or golden.stem, "collection": collection, "tolerance": tolerance,
             "answers": answers, "mode": mode, "questions": questions}

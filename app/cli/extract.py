@@ -20,7 +20,8 @@ import httpx
 import typer
 from rich.console import Console
 
-from app.cli.ingest import describe_error
+from app.cli.ingest import URL_HELP, describe_error
+from app.client import default_url
 
 console = Console(stderr=True)
 
@@ -77,9 +78,7 @@ def extract(
     source: Annotated[str, typer.Argument(help="a file to upload, or a stored document's id")],
     schema: Annotated[str, typer.Option(help="schema name (receipt, invoice) or a JSON "
                                         "Schema file")],
-    url: Annotated[str, typer.Option(envvar="LECTERN_URL", help="lectern server")] = (
-        "http://127.0.0.1:8000"
-    ),
+    url: Annotated[str, typer.Option(envvar="LECTERN_URL", show_default=False, help=URL_HELP)] = "",
     api_key: Annotated[str | None, typer.Option(envvar="LECTERN_API_KEY", help="API key")] = None,
     collection: Annotated[str | None, typer.Option(help="collection for the upload")] = None,
     max_attempts: Annotated[int, typer.Option(min=1, max=10, help="LLM attempts")] = 3,
@@ -88,6 +87,7 @@ def extract(
     timeout: Annotated[float, typer.Option(help="seconds to wait for ingestion")] = 1800.0,
 ) -> None:
     """Extract structured data from a file or stored document and print it as JSON."""
+    url = url or default_url()
     target = _schema(schema)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     path = Path(source)

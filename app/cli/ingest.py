@@ -19,11 +19,15 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
+from app.client import default_url
+
 INGESTIBLE_SUFFIXES = frozenset(
     {".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".txt", ".md", ".markdown", ".docx",
      ".xlsx", ".pptx", ".odt", ".html", ".htm", ".eml"}
 )
 TERMINAL = frozenset({"succeeded", "failed", "cancelled", "ready"})
+URL_HELP = ("lectern server [default: LECTERN_URL, else http://LECTERN_HOST:LECTERN_PORT, "
+            "as `lectern serve` listens]")
 _BODY_CHARS = 200  # of a non-API error body, kept short: it is shown in the per-file summary
 
 console = Console(stderr=True)
@@ -188,13 +192,12 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="files or folders (walked recursively)")],
     collection: Annotated[str | None, typer.Option(help="collection to put them in")] = None,
     wait: Annotated[bool, typer.Option(help="wait for ingestion, with a progress bar")] = False,
-    url: Annotated[str, typer.Option(envvar="LECTERN_URL", help="lectern server")] = (
-        "http://127.0.0.1:8000"
-    ),
+    url: Annotated[str, typer.Option(envvar="LECTERN_URL", show_default=False, help=URL_HELP)] = "",
     api_key: Annotated[str | None, typer.Option(envvar="LECTERN_API_KEY", help="API key")] = None,
     timeout: Annotated[float, typer.Option(help="seconds to wait for all files")] = 1800.0,
 ) -> None:
     """Upload files through the HTTP API; with --wait, follow each job to its end."""
+    url = url or default_url()
     files = collect_files(paths)
     if not files:
         console.print("no ingestible files found")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from app.cli import ask as cli_ask
 from app.cli import evals as cli_evals
@@ -253,8 +253,9 @@ def keys_list(
     def when(moment: datetime | None) -> str:
         return moment.isoformat(timespec="seconds") if moment else ""
 
-    table = Table("prefix", "tenant", "name", "admin", "rpm", "tpm", "created", "last used",
-                  "expires", "revoked")
+    table = Table("tenant", "name", "admin", "rpm", "tpm", "created", "last used", "expires",
+                  "revoked")
+    table.columns.insert(0, Column("prefix", no_wrap=True, min_width=11))  # never cut short
     with key_session(_settings()) as session:
         for info in list_keys(session, tenant):
             table.add_row(info.prefix, info.tenant_id, info.name, "yes" if info.is_admin else "",
