@@ -66,6 +66,9 @@ class AskBody(BaseModel):
     stream: bool = True
     history: Annotated[list[HistoryTurn] | None, Field(max_length=MAX_HISTORY_TURNS)] = None
     conversation_id: uuid.UUID | None = None
+    semantic_cache: bool = Field(True, description=(
+        "false: never answer from a reworded question's cached answer (the exact cache "
+        "still applies)"))
 
     @model_validator(mode="after")
     def _one_past(self) -> AskBody:
@@ -95,7 +98,7 @@ async def ask(body: AskBody, request: Request, container: ContainerDep, session:
         conversation_id=body.conversation_id, embedder=container.embedder,
         router=container.llm_router, request_id=getattr(request.state, "request_id", None),
         gate=container.search_gate, search_timeout_ms=container.settings.search.timeout_ms,
-        reranking=container.reranking)
+        reranking=container.reranking, semantic_cache=body.semantic_cache)
     if wants_sse(request, body):
         return AnswerEventSource(events, ping=PING_INTERVAL_S)
     result = await collect(events)

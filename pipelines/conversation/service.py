@@ -41,6 +41,7 @@ async def answer_follow_up(
     history: Sequence[Turn], conversation_id: uuid.UUID | None, embedder: Embedder,
     router: Router, request_id: str | None = None, gate: SearchGate | None = None,
     search_timeout_ms: int | None = None, reranking: Reranking | None = None,
+    semantic_cache: bool = True,
 ) -> AnswerStream:
     """`pipelines.answer.answer` for `question` after `history` or the stored conversation's
     turns (see the module docstring); raises what `answer` raises, and `ConversationNotFound`."""
@@ -54,7 +55,7 @@ async def answer_follow_up(
     inner = await answer(session, tenant=tenant,
                          question=dataclasses.replace(question, text=condensed.text),
                          embedder=embedder, router=router, request_id=request_id, gate=gate,
-                         reranking=reranking, **options)
+                         reranking=reranking, semantic_cache=semantic_cache, **options)
     record = None if conversation_id is None else _Recorder(
         sessions, tenant, conversation_id, question.text, condensed.text)
     return AnswerStream(_annotated(inner, condensed, conversation_id, record), owns=inner)

@@ -95,6 +95,9 @@ def test_a_reworded_question_is_a_semantic_hit_until_the_corpus_changes(
         True, "semantic", f"{WARRANTY_QUESTION} {ref}")
     assert again.text == reply and len(scripted_openai.requests) == 1
     assert again.first("usage")["cost_usd"] == 0
+    scripted_openai.script(so.text(reply))
+    opted_out = ask_sse(client, reworded, semantic_cache=False)
+    assert opted_out.first("meta")["cached"] is False and len(scripted_openai.requests) == 2
 
     engine = make_engine(world.database_url)
     try:
@@ -105,4 +108,4 @@ def test_a_reworded_question_is_a_semantic_hit_until_the_corpus_changes(
         engine.dispose()
     scripted_openai.script(so.text(reply))
     changed = ask_sse(client, reworded)
-    assert changed.first("meta")["cached"] is False and len(scripted_openai.requests) == 2
+    assert changed.first("meta")["cached"] is False and len(scripted_openai.requests) == 3
