@@ -67,6 +67,38 @@ class ExtractBody(BaseModel):
         return self
 
 
+class EvidenceOut(BaseModel):
+    """Where an extracted value was found in the document: its page, the verbatim quote and
+    the similarity (0-100); `found` false flags a value the document does not contain."""
+
+    found: bool
+    page: int | None
+    quote: str | None
+    score: float | None
+
+
+class ExtractionOut(BaseModel):
+    """The extraction: `data` in the schema's shape, whether it validated, how many attempts it
+    took, evidence per field, who answered and what it cost, the pages read."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    schema_name: str = Field(alias="schema", description="the named schema, or `custom`")
+    data: dict[str, Any]
+    valid: bool
+    attempts: int
+    evidence: dict[str, EvidenceOut]
+    model: str
+    provider: str
+    prompt: str
+    structured: str = Field(description="the structured-output mode the model was asked in")
+    usage: dict[str, Any]
+    pages: list[int]
+    truncated: bool
+    request_id: str
+    errors: list[dict[str, Any]] = Field(description="the last validation errors when invalid")
+
+
 def _form_schema(raw: Any) -> str | dict[str, Any]:
     if not isinstance(raw, str) or not raw.strip():
         raise ApiError(422, "validation_error", "schema: a schema name or a JSON Schema is "
@@ -85,7 +117,7 @@ def _form_schema(raw: Any) -> str | dict[str, Any]:
     return parsed
 
 
-async def _from_form(request: Request, container: ContainerDep, tenant: str) -> dict[str, Any]:
+async def _from_form(request: Request, container: ContainerDep, tenant: str) -> ExtractionOut:
     async with request.form(max_files=1, max_fields=10) as form:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
@@ -103,13 +135,13 @@ async def _from_form(request: Request, container: ContainerDep, tenant: str) -> 
             data=data, limits=container.limits, schema=schema,
             collection=check_form_text("collection", str(form.get("collection") or "default")),
             max_attempts=int(attempts), request_id=getattr(request.state, "request_id", None))
-    return result.to_dict()
+    return ExtractionOut.model_validate(result.to_dict())
 
 
 @router.post("/extract", openapi_extra=_BODIES)
 async def extract(
     request: Request, container: ContainerDep, session: SessionDep, tenant: TenantDep
-) -> dict[str, Any]:
+) -> ExtractionOut:
     """Extract a named schema or a JSON Schema from a document, raw text or an upload."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         return await _from_form(request, container, tenant)
@@ -127,7 +159,7 @@ async def extract(
     else:
         result = await extract_text(container.llm_router, tenant=tenant,
                                     text=body.text or "", schema=body.target, **options)
-    return result.to_dict()
+    return ExtractionOut.model_validate(result.to_dict())
 
 
 @router.get("/schemas")

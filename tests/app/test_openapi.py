@@ -104,3 +104,12 @@ def test_docs_pages_load_only_local_assets(page: str, client: TestClient,
         assert loaded.status_code == 200 and len(loaded.content) > 1000, asset
     assert "/openapi.json" in html
     assert client.get("/docs/assets/../../etc/passwd").status_code == 404
+
+
+def test_extraction_responses_are_typed(doc: dict[str, Any]) -> None:
+    content = doc["paths"]["/v1/extract"]["post"]["responses"]["200"]["content"]
+    ref = content["application/json"]["schema"]["$ref"]
+    typed = doc["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+    assert {"schema", "data", "valid", "evidence", "pages"} <= set(typed["properties"])
+    evidence = typed["properties"]["evidence"]["additionalProperties"]["$ref"]
+    assert doc["components"]["schemas"][evidence.rsplit("/", 1)[-1]]["properties"]["found"]
