@@ -37,6 +37,7 @@ from ingest.corpus import EMBEDDING_DIMENSION
 from ingest.embedding import Embedder, SentenceTransformerEmbedder, default_model_path
 from ingest.pipeline import IngestContext
 from ingest.types import Limits
+from pipelines.llm import DriftMonitor
 from pipelines.search import SearchGate
 from retrieval.rerank import CrossEncoderReranker, HttpReranker, Reranking
 
@@ -73,6 +74,7 @@ class Container:
     metrics_registry: CollectorRegistry  # served at /metrics
     ingest_metrics: IngestMetrics  # the ingestion workers' observer (`IngestObserver`)
     queue_depth: QueueDepth  # the ingestion queue, counted at each /metrics scrape
+    drift: DriftMonitor  # GET /v1/alerts: the ledger's drift signals (LECTERN_DRIFT_*)
     ocr_pool: OcrPool | None = None
     cleaner: TextCleaner | None = None
     search_gate: SearchGate = field(default_factory=SearchGate)
@@ -212,6 +214,7 @@ def build_container(
             metrics_registry=llm.registry,
             ingest_metrics=IngestMetrics(llm.registry),
             queue_depth=queue_depth,
+            drift=DriftMonitor(engine, settings.drift.bounds()),
             cleaner=llm.cleaner,
             ocr_pool=_start_ocr_pool(settings) if with_ocr else None,
             search_gate=SearchGate(settings.search.concurrency,

@@ -28,6 +28,7 @@ from app.rate_limit_middleware import (
 )
 from app.rate_limits import RateLimiter
 from app.routes import (
+    alerts,
     ask,
     conversations,
     documents,
@@ -49,8 +50,8 @@ from app.web import router as web_router
 ROUTERS: tuple[APIRouter, ...] = (
     health.router, documents.router, documents.collections_router, page_images.router,
     jobs.router, extract.router, ask.router, conversations.router, evals.router, search.router,
-    usage.router, metrics.router, openai_chat.router, openai_models.router, keys.router,
-    web_router)
+    usage.router, alerts.router, metrics.router, openai_chat.router, openai_models.router,
+    keys.router, web_router)
 """Every router the app serves; a new API area adds its module's `router` here."""
 
 

@@ -20,6 +20,7 @@ from typing import Annotated, Literal, cast
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.settings_drift import DriftSettings
 from ingest.embedding import DEFAULT_BATCH_SIZE
 from ingest.types import MAX_IMAGE_PIXELS, MAX_PAGES, MAX_UPLOAD_BYTES
 from pipelines.ingestion import DEFAULT_LEASE_SECONDS
@@ -84,9 +85,8 @@ class _Group(BaseSettings):
     """A group of settings read from `env_prefix` + the field's name in capitals, or from
     the field's `validation_alias` (a full variable name) where the README's name differs."""
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, extra="ignore", validate_default=True, populate_by_name=True
-    )
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore",
+                                      validate_default=True, populate_by_name=True)
 
     @classmethod
     def env_name(cls, field: str) -> str:
@@ -112,9 +112,8 @@ class DatabaseSettings(_Group):
             return None
         value = value.strip()
         if not value.startswith(_DATABASE_SCHEMES):
-            raise ValueError(
-                "must be a PostgreSQL URL such as postgresql://user:password@host:5432/lectern"
-            )
+            raise ValueError("must be a PostgreSQL URL such as "
+                             "postgresql://user:password@host:5432/lectern")
         return value
 
     @field_validator("data_dir")
@@ -260,6 +259,7 @@ class Settings(BaseModel):
     workers: WorkerSettings = Field(default_factory=WorkerSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    drift: DriftSettings = Field(default_factory=DriftSettings)  # LECTERN_DRIFT_*
 
 
 def override(settings: Settings, **groups: Mapping[str, object]) -> Settings:

@@ -2,13 +2,15 @@
 
 Thin: `Budget.summary` reads the ledger (grouped by UTC day, task, provider and model) and
 the budget status (limit, spent today, held by calls in flight, remaining), the same for each
-per-task budget (`task_budgets`, by task; empty when none is configured); this shapes them
-and adds totals. `since` is a date or an ISO date-time (naive means UTC); the default is the
-start of the current UTC day, the window the daily budget applies to.
+per-task budget (`task_budgets`, by task; empty when none is configured), and the same usage
+by task, prompt version (`answer@v1`) and model (`by_prompt`, summed per task in `by_task`);
+this shapes them and adds totals. `since` is a date or an ISO date-time (naive means UTC);
+the default is the start of the current UTC day, the window the daily budget applies to.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, date, datetime, time
 from typing import Annotated
 
@@ -45,6 +47,30 @@ class UsageRowOut(BaseModel):
     cost_usd: float
 
 
+class PromptUsageOut(BaseModel):
+    """One (task, prompt version, model) group: `fallbacks` are attempts a later model took
+    over from, `errors` those that failed outright (unlike `rows`, which counts both)."""
+
+    task: str
+    prompt_version: str
+    model: str
+    calls: int
+    errors: int
+    fallbacks: int
+    cache_hits: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+
+
+class TaskUsageOut(BaseModel):
+    """One task (the endpoint's kind of call: `answer`, `extract`, `condense`...)."""
+
+    task: str
+    calls: int
+    cost_usd: float
+
+
 class UsageTotals(BaseModel):
     calls: int
     errors: int
@@ -61,6 +87,8 @@ class UsageOut(BaseModel):
     task_budgets: dict[str, BudgetOut]
     totals: UsageTotals
     rows: list[UsageRowOut]
+    by_prompt: list[PromptUsageOut]
+    by_task: list[TaskUsageOut]
 
 
 def start_of_today() -> datetime:
@@ -90,8 +118,20 @@ async def usage(
         output_tokens=sum(r.output_tokens for r in rows),
         cost_usd=round(sum(r.cost_usd for r in summary.rows), 8))
     tasks = {task: _budget_out(s) for task, s in summary.tasks.items()}
+    by_prompt = [PromptUsageOut(**{**asdict(p), "cost_usd": round(p.cost_usd, 8)})
+                 for p in summary.prompts]
     return UsageOut(tenant=tenant, since=start, budget=_budget_out(summary.status),
-                    task_budgets=tasks, totals=totals, rows=rows)
+                    task_budgets=tasks, totals=totals, rows=rows, by_prompt=by_prompt,
+                    by_task=_by_task(by_prompt))
+
+
+def _by_task(groups: list[PromptUsageOut]) -> list[TaskUsageOut]:
+    calls: dict[str, int] = {}
+    cost: dict[str, float] = {}
+    for g in groups:
+        calls[g.task] = calls.get(g.task, 0) + g.calls
+        cost[g.task] = cost.get(g.task, 0.0) + g.cost_usd
+    return [TaskUsageOut(task=t, calls=calls[t], cost_usd=round(cost[t], 8)) for t in sorted(calls)]
 
 
 def _budget_out(s: BudgetStatus) -> BudgetOut:

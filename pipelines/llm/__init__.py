@@ -20,7 +20,8 @@ of them never loops back into this file.
   `BudgetStatus` is one budget's standing), `Ledger` (one row per
   attempt), `AnswerCache`, `SemanticCache` (a similar question on the same context; the
   question embedding comes through the `QuestionEmbedder` seam), `LLMMetrics` (Prometheus
-  collectors).
+  collectors), `DriftMonitor` (quality-drift signals from the ledger: a recent window against
+  a baseline, past `DriftBounds`, as `DriftSignal`s in a `DriftReport`).
 - Prompts: `PromptRegistry` of versioned `Prompt`s.
 - The provider seam: `ChatProvider` and its types `Message`, `Role`, `TaskType`,
   `ChatRequest`, `SourcePassage`, `Completion`, `TextDelta`, `StreamEnd`, `StreamItem`,
@@ -39,6 +40,7 @@ from pipelines.llm.cache import AnswerCache
 from pipelines.llm.candidates import Candidate, MessagesArg
 from pipelines.llm.config import build_providers, load_config, parse_config
 from pipelines.llm.config_model import LLMConfig, ModelConfig
+from pipelines.llm.drift import DriftBounds, DriftMonitor, DriftReport, DriftSignal
 from pipelines.llm.errors import (
     BudgetExceeded,
     ConfigError,
@@ -95,6 +97,10 @@ __all__ = [
     "ChatRequest",
     "Completion",
     "ConfigError",
+    "DriftBounds",
+    "DriftMonitor",
+    "DriftReport",
+    "DriftSignal",
     "Failover",
     "FakeProvider",
     "FakeStream",

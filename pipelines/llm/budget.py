@@ -23,7 +23,7 @@ from sqlalchemy import Engine, text
 
 from pipelines.llm.config_model import BudgetConfig
 from pipelines.llm.errors import BudgetExceeded
-from pipelines.llm.ledger import CallRecord, Ledger, UsageRow
+from pipelines.llm.ledger import CallRecord, Ledger, PromptUsageRow, UsageRow
 
 # Hot-path SQL, written out: each runs in one round trip. `:stale_s` ages out reservations of
 # crashed processes; the day starts at 00:00 UTC by the database clock.
@@ -103,6 +103,7 @@ class UsageSummary:
     status: BudgetStatus
     rows: list[UsageRow]
     tasks: dict[str, BudgetStatus] = field(default_factory=dict)
+    prompts: list[PromptUsageRow] = field(default_factory=list)
 
 
 class Budget:
@@ -202,7 +203,7 @@ class Budget:
         status = await self.status(tenant)
         rows = await self.ledger.summary(tenant, since)
         tasks = await asyncio.to_thread(self.task_statuses_sync, tenant)
-        return UsageSummary(status, rows, tasks)
+        return UsageSummary(status, rows, tasks, await self.ledger.prompt_summary(tenant, since))
 
 
 def _refusal(what: str, status: BudgetStatus, amount_usd: float, *, budget: str,

@@ -65,6 +65,23 @@ class UsageRow:
     cost_usd: float
 
 
+@dataclass(frozen=True)
+class PromptUsageRow:
+    """Usage of one (task, prompt version, model) group; `fallbacks` are attempts a later one
+    took over from, `errors` attempts that failed outright."""
+
+    task: str
+    prompt_version: str
+    model: str
+    calls: int
+    errors: int
+    fallbacks: int
+    cache_hits: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+
+
 def _record_fields(row: dict[str, Any]) -> dict[str, Any]:
     row["tenant"] = row.pop("tenant_id")
     return row
@@ -137,3 +154,27 @@ class Ledger:
     async def summary(self, tenant: str, since: datetime) -> list[UsageRow]:
         """Usage grouped by UTC day, task, provider and model (for GET /v1/usage)."""
         return await asyncio.to_thread(self.summary_sync, tenant, since)
+
+    def prompt_summary_sync(self, tenant: str, since: datetime) -> list[PromptUsageRow]:
+        keys = (LLMCall.task, LLMCall.prompt_version, LLMCall.model)
+        stmt = (
+            select(
+                *keys,
+                func.count().label("calls"),
+                func.count().filter(LLMCall.outcome == "error").label("errors"),
+                func.count().filter(LLMCall.outcome == "fallback").label("fallbacks"),
+                func.count().filter(LLMCall.cached).label("cache_hits"),
+                cast(func.sum(LLMCall.input_tokens), Integer).label("input_tokens"),
+                cast(func.sum(LLMCall.output_tokens), Integer).label("output_tokens"),
+                func.sum(LLMCall.cost_usd).label("cost_usd"),
+            )
+            .where(LLMCall.tenant_id == tenant, LLMCall.created_at >= since)
+            .group_by(*keys).order_by(*keys)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).mappings().all()
+        return [PromptUsageRow(**{**dict(r), "cost_usd": float(r["cost_usd"])}) for r in rows]
+
+    async def prompt_summary(self, tenant: str, since: datetime) -> list[PromptUsageRow]:
+        """Usage grouped by task, prompt version (`answer@v1`) and model (GET /v1/usage)."""
+        return await asyncio.to_thread(self.prompt_summary_sync, tenant, since)

@@ -42,6 +42,7 @@ ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "/v1/ask", {"json": {"question": "What was revenue?", "stream": False}}),
     ("POST", "/v1/extract", {"json": {"schema": "receipt", "document_id": MISSING}}),
     ("GET", "/v1/usage", {}),
+    ("GET", "/v1/alerts", {}),
 ]
 
 
