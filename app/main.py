@@ -43,6 +43,7 @@ from app.routes import (
     page_images,
     search,
     usage,
+    webhooks,
 )
 from app.uploads import FORM_OVERHEAD_BYTES
 from app.web import router as web_router
@@ -51,7 +52,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     health.router, documents.router, documents.collections_router, page_images.router,
     jobs.router, extract.router, ask.router, conversations.router, evals.router, search.router,
     usage.router, alerts.router, metrics.router, openai_chat.router, openai_models.router,
-    keys.router, web_router)
+    keys.router, webhooks.router, web_router)
 """Every router the app serves; a new API area adds its module's `router` here."""
 
 

@@ -20,8 +20,8 @@ from core import Base
 
 TABLE_MODULES = (ingest.corpus, pipelines.ingestion, pipelines.llm, pipelines.conversation,
                  pipelines.evaluation, api_keys)
-"""The modules whose import registers every table (the corpus, jobs, the LLM layer,
-conversations, evaluation runs, keys)."""
+"""The modules whose import registers every table (the corpus, jobs and webhooks, the LLM
+layer, conversations, evaluation runs, keys)."""
 
 
 def schema_metadata() -> MetaData:

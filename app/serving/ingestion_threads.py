@@ -5,7 +5,8 @@ container's session factory, ingest context and ingestion metrics (their observe
 settings' concurrency and lease.
 Next to them it runs the process's housekeeping, the answer cache's purge of expired rows
 (`LECTERN_CACHE_PURGE_SECONDS`): wherever ingestion workers run, once per server and never
-in each HTTP worker of `serve --workers N` (see `app.serving.periodic`).
+in each HTTP worker of `serve --workers N` (see `app.serving.periodic`), and the webhook
+sender, which POSTs due deliveries every second (`pipelines.webhooks`).
 """
 
 from __future__ import annotations
@@ -17,22 +18,26 @@ from dataclasses import dataclass
 from app.container import Container
 from app.serving.periodic import Periodic
 from pipelines.ingestion import WorkerPool, start_inprocess_workers
+from pipelines.webhooks import WebhookSender
 
 log = logging.getLogger("lectern.workers")
 
 
 @dataclass(frozen=True)
 class InprocessWorkers:
-    """The ingestion worker threads of this process and the answer-cache purge beside them."""
+    """The ingestion worker threads of this process and, beside them, the answer-cache purge
+    and the webhook sender."""
 
     pool: WorkerPool
     cache_purge: Periodic
+    webhook_sender: Periodic
 
     def stop(self, timeout: float = 30.0) -> bool:
-        """Stop the purge and the workers (releasing their jobs); True if every thread ended
-        within `timeout` seconds."""
+        """Stop the purge, the sender and the workers (releasing their jobs); True if every
+        thread ended within `timeout` seconds."""
         purged = self.cache_purge.stop()
-        return self.pool.stop(timeout) and purged
+        sent = self.webhook_sender.stop()
+        return self.pool.stop(timeout) and purged and sent
 
 
 def start_cache_purge(container: Container) -> Periodic:
@@ -48,9 +53,18 @@ def start_cache_purge(container: Container) -> Periodic:
     return Periodic("answer-cache-purge", purge, interval).start()
 
 
+WEBHOOK_INTERVAL_S = 1.0
+
+
+def start_webhook_sender(container: Container) -> Periodic:
+    """POST the due webhook deliveries now and every second (retries wait their backoff)."""
+    sender = WebhookSender(container.session_factory)
+    return Periodic("webhook-sender", sender.send_due, WEBHOOK_INTERVAL_S).start()
+
+
 def start_inprocess(container: Container, *, name: str = "inprocess") -> InprocessWorkers:
-    """Start `settings.workers.concurrency` worker threads and the cache purge here;
-    `.stop()` them at exit."""
+    """Start `settings.workers.concurrency` worker threads, the cache purge and the webhook
+    sender here; `.stop()` them at exit."""
     settings = container.settings
     pool = start_inprocess_workers(
         container.session_factory,
@@ -61,7 +75,7 @@ def start_inprocess(container: Container, *, name: str = "inprocess") -> Inproce
         observer=container.ingest_metrics,
     )
     log.info("started %d ingestion worker thread(s)", settings.workers.concurrency)
-    return InprocessWorkers(pool, start_cache_purge(container))
+    return InprocessWorkers(pool, start_cache_purge(container), start_webhook_sender(container))
 
 
 def run_workers(container: Container, stop: threading.Event) -> None:

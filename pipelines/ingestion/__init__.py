@@ -10,6 +10,8 @@ Public API:
   (`edits`);
 - `cancel_job`, `JobFinished`: stopping a queued or running job (`cancel`);
 - `Job`, `JOB_STATUSES`: the job table (`job_table`);
+- `Webhook`, `WebhookDelivery`, `DELIVERY_STATUSES`, `job_json`: each tenant's webhook and the
+  deliveries written with a job's final state, for `pipelines.webhooks` to send (`outbox`);
 - `Worker`, `default_worker_id`: the worker that runs jobs (`worker`; its queue transitions
   are in `queue`), `WorkerPool`, `start_inprocess_workers`: worker threads (`pool`);
 - `IngestObserver`: what workers report about finished jobs (`observer`), and `queue_depth`,
@@ -43,11 +45,13 @@ from pipelines.ingestion.jobs import (
 )
 from pipelines.ingestion.observer import IngestObserver
 from pipelines.ingestion.ocr_cleanup import CleanupUnavailable, RouterTextCleaner, own_providers
+from pipelines.ingestion.outbox import DELIVERY_STATUSES, Webhook, WebhookDelivery, job_json
 from pipelines.ingestion.pool import WorkerPool, start_inprocess_workers
 from pipelines.ingestion.worker import DEFAULT_LEASE_SECONDS, Worker, default_worker_id
 
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
+    "DELIVERY_STATUSES",
     "JOB_STATUSES",
     "TERMINAL_STATUSES",
     "CleanupUnavailable",
@@ -58,6 +62,8 @@ __all__ = [
     "JobFinished",
     "RouterTextCleaner",
     "Submission",
+    "Webhook",
+    "WebhookDelivery",
     "Worker",
     "WorkerPool",
     "cancel_job",
@@ -66,6 +72,7 @@ __all__ = [
     "document_file",
     "get_document",
     "get_job",
+    "job_json",
     "list_chunks",
     "list_collections",
     "list_documents",

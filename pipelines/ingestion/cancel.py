@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from ingest import store
 from pipelines.errors import JobNotFound, PipelineError
 from pipelines.ingestion.job_table import Job
+from pipelines.ingestion.outbox import enqueue_delivery
 
 CANCELLED = {"code": "cancelled", "message": "ingestion was cancelled", "details": {}}
 
@@ -47,6 +48,7 @@ def cancel_job(session: Session, *, tenant: str, job_id: uuid.UUID) -> Job:
                                       for_update=True)
         if document is not None and document.status == "processing":
             document.status, document.error = "failed", CANCELLED
+    enqueue_delivery(session, job_id=job.id)  # job.cancelled commits with the job
     session.commit()
     session.refresh(job)
     return job

@@ -5,8 +5,10 @@ clean shutdown that gives the attempt back). A claim takes the oldest job that i
 running with an expired lease (its worker died), with `FOR UPDATE SKIP LOCKED`, so concurrent
 workers never take the same job. Every later transition is guarded by
 `worker_id = me AND status = 'running'` and reports whether it applied: a worker whose lease was
-taken over can change nothing. Each function commits (or rolls back) its own transaction.
-Lock order is always document → job, the same order as a document DELETE's cascade.
+taken over can change nothing. A final transition (finish, fail) also writes the tenant's
+webhook delivery, in the same transaction (`outbox`). Each function commits (or rolls back)
+its own transaction. Lock order is always document → job, the same order as a document
+DELETE's cascade.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ingest import store
 from ingest.pipeline import IngestResult
 from ingest.processing_log import processing_log
 from pipelines.ingestion.job_table import Job
+from pipelines.ingestion.outbox import enqueue_delivery
 from pipelines.ingestion.wakeup import announce
 
 _CLAIM = text(
@@ -126,6 +129,7 @@ def finish(session: Session, *, job: Claimed, worker_id: str, result: IngestResu
     result.timings["storing"] = time.perf_counter() - started
     store.set_processing_log(session, tenant=job.tenant_id, document_id=document.id,
                              log=processing_log(result).to_dict())
+    enqueue_delivery(session, job_id=job.id)  # the webhook's event commits with the job
     session.commit()
     return True
 
@@ -143,6 +147,7 @@ def fail(session: Session, *, job: Claimed, worker_id: str, error: dict[str, Any
         return False
     if has_document and job.document_id is not None:
         store.mark_failed(session, tenant=job.tenant_id, document_id=job.document_id, error=error)
+    enqueue_delivery(session, job_id=job.id)
     session.commit()
     return True
 
