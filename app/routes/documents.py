@@ -36,21 +36,10 @@ class DocumentEdit(BaseModel):
     collection: CollectionName = None
 
 
-class CollectionOut(BaseModel):
-    """A collection with its documents by status and its chunks."""
-
-    name: str
-    documents: int
-    ready: int
-    processing: int
-    failed: int
-    chunks: int
-
-
 class CollectionsOut(BaseModel):
     """The tenant's collections by name."""
 
-    items: list[CollectionOut] = Field(default_factory=list)
+    items: list[ingestion.Collection] = Field(default_factory=list)
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, dependencies=[Depends(one_file_part)])
@@ -130,8 +119,7 @@ def download_document(document_id: uuid.UUID, session: SessionDep, tenant: Tenan
 @collections_router.get("")
 def list_collections(session: SessionDep, tenant: TenantDep) -> CollectionsOut:
     """The tenant's collections with their counts."""
-    return CollectionsOut(items=[CollectionOut(**vars(c)) for c in
-                                 ingestion.list_collections(session, tenant=tenant)])
+    return CollectionsOut(items=ingestion.list_collections(session, tenant=tenant))
 
 
 @router.get("/{document_id}/chunks")

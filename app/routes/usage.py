@@ -10,7 +10,7 @@ the default is the start of the current UTC day, the window the daily budget app
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import dataclasses
 from datetime import UTC, date, datetime, time
 from typing import Annotated
 
@@ -18,7 +18,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from app.deps import ContainerDep, TenantDep
-from pipelines.llm import BudgetStatus
+from pipelines.llm import BudgetStatus, PromptUsageRow
 
 router = APIRouter(prefix="/v1", tags=["usage"])
 
@@ -41,22 +41,6 @@ class UsageRowOut(BaseModel):
     model: str
     calls: int
     errors: int
-    cache_hits: int
-    input_tokens: int
-    output_tokens: int
-    cost_usd: float
-
-
-class PromptUsageOut(BaseModel):
-    """One (task, prompt version, model) group: `fallbacks` are attempts a later model took
-    over from, `errors` those that failed outright (unlike `rows`, which counts both)."""
-
-    task: str
-    prompt_version: str
-    model: str
-    calls: int
-    errors: int
-    fallbacks: int
     cache_hits: int
     input_tokens: int
     output_tokens: int
@@ -87,7 +71,7 @@ class UsageOut(BaseModel):
     task_budgets: dict[str, BudgetOut]
     totals: UsageTotals
     rows: list[UsageRowOut]
-    by_prompt: list[PromptUsageOut]
+    by_prompt: list[PromptUsageRow]
     by_task: list[TaskUsageOut]
 
 
@@ -118,14 +102,13 @@ async def usage(
         output_tokens=sum(r.output_tokens for r in rows),
         cost_usd=round(sum(r.cost_usd for r in summary.rows), 8))
     tasks = {task: _budget_out(s) for task, s in summary.tasks.items()}
-    by_prompt = [PromptUsageOut(**{**asdict(p), "cost_usd": round(p.cost_usd, 8)})
-                 for p in summary.prompts]
+    by_prompt = [dataclasses.replace(p, cost_usd=round(p.cost_usd, 8)) for p in summary.prompts]
     return UsageOut(tenant=tenant, since=start, budget=_budget_out(summary.status),
                     task_budgets=tasks, totals=totals, rows=rows, by_prompt=by_prompt,
                     by_task=_by_task(by_prompt))
 
 
-def _by_task(groups: list[PromptUsageOut]) -> list[TaskUsageOut]:
+def _by_task(groups: list[PromptUsageRow]) -> list[TaskUsageOut]:
     calls: dict[str, int] = {}
     cost: dict[str, float] = {}
     for g in groups:

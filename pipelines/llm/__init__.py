@@ -50,7 +50,7 @@ from pipelines.llm.errors import (
     ProviderError,
     UnknownProvider,
 )
-from pipelines.llm.ledger import Ledger
+from pipelines.llm.ledger import Ledger, PromptUsageRow
 from pipelines.llm.metrics import LLMMetrics
 from pipelines.llm.prompts import Prompt, PromptRegistry
 from pipelines.llm.protocol import ChatProvider
@@ -116,6 +116,7 @@ __all__ = [
     "Prompt",
     "PromptNotFound",
     "PromptRegistry",
+    "PromptUsageRow",
     "ProviderError",
     "QuestionEmbedder",
     "Role",
