@@ -8,7 +8,9 @@ neither, as most generated ones are, is page 1 in full; a page number is then ne
 
 Headings come from paragraph styles ("Title", "Heading 1".."Heading 6"), list paragraphs become
 `- ` items, tables become Markdown tables. The body is read in document order; page headers and
-footers, footnotes, comments, text boxes and images are not read.
+footers, footnotes, comments and text boxes are not read. A picture in the body (`w:drawing`
+or a legacy `w:pict`) leaves an `embedded_images.image_mark` of its `word/media/...` member
+where it sits, for `structured` to replace with the text OCR reads in it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from docx.oxml.ns import qn
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 
+from ingest.embedded_images import image_mark
 from ingest.markdown_table import markdown_table
 
 _HEADING_STYLE = re.compile(r"^heading\s*([1-9])$", re.IGNORECASE)
@@ -31,6 +34,9 @@ _RUN_CONTAINERS = frozenset(qn(tag) for tag in (
     "w:hyperlink", "w:ins", "w:smartTag", "w:fldSimple", "w:sdt", "w:sdtContent",
     "w:customXml", "w:moveTo", "w:dir", "w:bdo"))
 _PAGE_BREAK = "\f"  # marks a page end inside a paragraph's text while it is being split
+_MC_ALTERNATE = "{http://schemas.openxmlformats.org/markup-compatibility/2006}AlternateContent"
+_VML_IMAGEDATA = "{urn:schemas-microsoft-com:vml}imagedata"
+_PICTURES = frozenset({qn("w:drawing"), qn("w:pict"), _MC_ALTERNATE})
 
 
 def docx_pages(data: bytes) -> list[str]:
@@ -96,24 +102,39 @@ def _starts_new_page(paragraph: Paragraph) -> bool:
 
 
 def _paragraph_text(paragraph: Paragraph) -> str:
-    """The paragraph's visible text, with `_PAGE_BREAK` where a page ends inside it."""
-    return "".join(_run_texts(paragraph._p))
+    """The paragraph's visible text, with `_PAGE_BREAK` where a page ends inside it and an
+    image mark where a picture sits."""
+    return "".join(_run_texts(paragraph._p, paragraph.part))
 
 
-def _run_texts(element: Any) -> Iterator[str]:
+def _run_texts(element: Any, part: Any) -> Iterator[str]:
     """Text of the runs in `element`, descending into hyperlinks, insertions and content
-    controls; deleted text, field codes and drawings are skipped."""
+    controls; deleted text and field codes are skipped, pictures become image marks."""
     for child in element:
         if child.tag == qn("w:r"):
-            yield from _run_text(child)
+            yield from _run_text(child, part)
         elif child.tag in _RUN_CONTAINERS:
-            yield from _run_texts(child)
+            yield from _run_texts(child, part)
 
 
-def _run_text(run: Any) -> Iterator[str]:
+def _picture_marks(picture: Any, part: Any) -> Iterator[str]:
+    """The image mark of a picture's image part (the first one it references: a drawing's
+    fallback names the same image again)."""
+    refs = [blip.get(qn("r:embed")) for blip in picture.iter(qn("a:blip"))]
+    refs += [data.get(qn("r:id")) for data in picture.iter(_VML_IMAGEDATA)]
+    for ref in refs:
+        target = part.rels.get(ref) if ref else None
+        if target is not None and not target.is_external:
+            yield image_mark(str(target.target_part.partname))
+            return
+
+
+def _run_text(run: Any, part: Any) -> Iterator[str]:
     for child in run:
         tag = child.tag
-        if tag == qn("w:t"):
+        if tag in _PICTURES:
+            yield from _picture_marks(child, part)
+        elif tag == qn("w:t"):
             yield child.text or ""
         elif tag == qn("w:tab"):
             yield "\t"

@@ -5,7 +5,9 @@ wrote when it last laid the document out (`text:soft-page-break`), and those are
 used. A document without them is page 1 in full. Headings (`text:h`) keep their outline level,
 list items become `- ` items, tables Markdown tables (a repeated empty cell counts once, so a
 row padded to the sheet's width costs nothing). The XML is parsed without entities, DTDs or
-network access; frames, footnotes and annotations are not read.
+network access; footnotes and annotations are not read. An image (`draw:image` in a frame,
+stored under `Pictures/`) leaves an `embedded_images.image_mark` where it is anchored, for
+`structured` to replace with the text OCR reads in it.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ from typing import Any
 
 from lxml import etree
 
+from ingest.embedded_images import image_mark
 from ingest.markdown_table import markdown_table
 
 _NS = {"text": "urn:oasis:names:tc:opendocument:xmlns:text:1.0",
        "table": "urn:oasis:names:tc:opendocument:xmlns:table:1.0",
-       "office": "urn:oasis:names:tc:opendocument:xmlns:office:1.0"}
+       "office": "urn:oasis:names:tc:opendocument:xmlns:office:1.0",
+       "draw": "urn:oasis:names:tc:opendocument:xmlns:drawing:1.0",
+       "xlink": "http://www.w3.org/1999/xlink"}
 _MAX_LEVEL = 6
 _MAX_REPEAT = 100  # a cell with text repeated more often than this is shown this often
 _SKIPPED = frozenset({"note", "annotation", "tracked-changes", "bookmark-ref"})
@@ -103,6 +108,10 @@ def _inline(element: Any) -> str:
             parts.append("\n")
         elif name == "soft-page-break":
             parts.append(_PAGE_BREAK)
+        elif child.tag == _q("draw", "image"):
+            href = child.get(_q("xlink", "href"), "")
+            if href and "://" not in href:  # a linked picture outside the file is not read
+                parts.append(image_mark(href.removeprefix("./")))
         elif name not in _SKIPPED:
             parts.append(_inline(child))
         parts.append(child.tail or "")

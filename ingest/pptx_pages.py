@@ -6,7 +6,8 @@ reader takes them in, not the order they were drawn in): text frames paragraph b
 (indented paragraphs as nested `- ` items), tables as Markdown tables, groups shape by shape.
 The speaker notes come last, under `## Notes`: they are often where the full sentences are.
 Footer, date and slide-number placeholders repeat on every slide and are left out, and so are
-pictures and charts (their text is not in the file as text).
+charts. A picture leaves an `embedded_images.image_mark` of its `ppt/media/...` member at its
+place in the reading order, for `structured` to replace with the text OCR reads in it.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ import pptx
 from pptx.enum.shapes import PP_PLACEHOLDER
 from pptx.shapes.base import BaseShape
 from pptx.shapes.group import GroupShape
+from pptx.shapes.picture import Picture
 from pptx.slide import Slide
 
+from ingest.embedded_images import image_mark
 from ingest.errors import TooManyPages
 from ingest.markdown_table import markdown_table
 from ingest.types import Limits
@@ -68,17 +71,29 @@ def _reading_order(shapes: Iterable[BaseShape]) -> list[BaseShape]:
 
 
 def _shape_blocks(shape: BaseShape) -> Iterator[str]:
-    """The Markdown blocks of one shape (none for skipped placeholders, pictures, charts)."""
+    """The Markdown blocks of one shape (none for skipped placeholders and charts; a
+    picture's image mark)."""
     if _placeholder_type(shape) in _SKIPPED:
         return
     if isinstance(shape, GroupShape):
         for inner in _reading_order(shape.shapes):
             yield from _shape_blocks(inner)
+    elif isinstance(shape, Picture):
+        yield from _picture_mark(shape)
     elif getattr(shape, "has_table", False):
         table: Any = shape.table  # type: ignore[attr-defined]  # a GraphicFrame holding one
         yield markdown_table([[cell.text for cell in row.cells] for row in table.rows])
     elif shape.has_text_frame:
         yield _frame_markdown(shape)
+
+
+def _picture_mark(picture: Picture) -> Iterator[str]:
+    """The image mark of the picture's image part; none for a linked (external) picture."""
+    element: Any = picture._element  # a CT_Picture for a Picture
+    ref = element.blip_rId
+    rel = picture.part.rels.get(ref) if ref else None
+    if rel is not None and not rel.is_external:
+        yield image_mark(str(rel.target_part.partname))
 
 
 def _placeholder_type(shape: BaseShape) -> Any:

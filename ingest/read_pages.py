@@ -56,7 +56,8 @@ def read_pages(data: bytes, sniffed: Sniffed, *, limits: Limits, ocr: PageOcr,
     elif sniffed.kind in ("png", "jpeg", "tiff"):
         pages = _read_images(data, limits=limits, ocr=ocr, report=report)
     elif sniffed.kind in _STRUCTURED:
-        texts = structured_pages(data, _STRUCTURED[_STRUCTURED.index(sniffed.kind)], limits)
+        texts = structured_pages(data, _STRUCTURED[_STRUCTURED.index(sniffed.kind)], limits,
+                                 ocr=ocr)
         pages = [PageText(page_no=number, method="text", text=text, lines=_plain_lines(text),
                           printed=False) for number, text in enumerate(texts, start=1)]
         report(len(pages), len(pages))

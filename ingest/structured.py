@@ -4,7 +4,9 @@ One door for the formats whose text comes from their own structure rather than a
 ZIP containers are opened within `Limits.max_unpacked_bytes` first (`packages.open_package`),
 then the format's reader (`docx_pages`, `xlsx_pages`, `pptx_pages`, `odt_pages`, `html_pages`,
 `eml_pages`) gives one Markdown text per page: the document's recorded pages for DOCX and ODT,
-a sheet for XLSX, a slide for PPTX, page 1 for HTML and e-mail.
+a sheet for XLSX, a slide for PPTX, page 1 for HTML and e-mail. Pictures in DOCX, PPTX and
+ODT files are read by OCR when an `ocr` is given, their text put where they sit
+(`embedded_images`); the readers only mark where they are.
 
 The format libraries raise whatever they meet in a damaged file (KeyError for a missing part,
 lxml's XMLSyntaxError, BadZipFile, ValueError, ...); every such error is a CorruptDocument
@@ -16,9 +18,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ingest.docx_pages import docx_pages
+from ingest.embedded_images import DEFAULT_IMAGE_BOUNDS, ImageBounds, resolve_image_marks
 from ingest.eml_pages import eml_pages
 from ingest.errors import CorruptDocument, IngestError, TooManyPages
 from ingest.html_pages import html_pages
+from ingest.ocr_pool import PageOcr
 from ingest.odt_pages import odt_pages
 from ingest.packages import open_package
 from ingest.pptx_pages import pptx_pages
@@ -30,13 +34,16 @@ _NAMES: dict[StructuredKind, str] = {"docx": "Word document", "xlsx": "Excel wor
                                      "html": "HTML document", "eml": "e-mail message"}
 
 
-def structured_pages(data: bytes, kind: StructuredKind, limits: Limits) -> list[str]:
+def structured_pages(data: bytes, kind: StructuredKind, limits: Limits, *,
+                     ocr: PageOcr | None = None,
+                     image_bounds: ImageBounds = DEFAULT_IMAGE_BOUNDS) -> list[str]:
     """The Markdown text of each page of a structured document, at least one page.
 
-    Raises ArchiveTooLarge (a ZIP bomb), TooManyPages (details: `pages`, `limit`) and
+    `ocr` reads the text of embedded pictures within `image_bounds` (without it they are left
+    out). Raises ArchiveTooLarge (a ZIP bomb), TooManyPages (details: `pages`, `limit`) and
     CorruptDocument (details: `reason`, the library's words).
     """
-    read = _reader(kind, limits)
+    read = _reader(kind, limits, ocr, image_bounds)
     try:
         pages = read(data)
     except (IngestError, MemoryError):
@@ -50,8 +57,10 @@ def structured_pages(data: bytes, kind: StructuredKind, limits: Limits) -> list[
     return pages or [""]
 
 
-def _reader(kind: StructuredKind, limits: Limits) -> Callable[[bytes], list[str]]:
-    """The function reading `kind`; ZIP kinds check the archive's bounds before reading."""
+def _reader(kind: StructuredKind, limits: Limits, ocr: PageOcr | None,
+            image_bounds: ImageBounds) -> Callable[[bytes], list[str]]:
+    """The function reading `kind`; ZIP kinds check the archive's bounds before reading and
+    have their pictures' marks resolved after."""
     if kind == "html":
         return html_pages
     if kind == "eml":
@@ -60,11 +69,13 @@ def _reader(kind: StructuredKind, limits: Limits) -> Callable[[bytes], list[str]
     def zipped(data: bytes) -> list[str]:
         archive = open_package(data, limits)
         if kind == "docx":
-            return docx_pages(data)
-        if kind == "xlsx":
-            return xlsx_pages(data, limits)
-        if kind == "pptx":
-            return pptx_pages(data, limits)
-        return odt_pages(archive)
+            pages = docx_pages(data)
+        elif kind == "xlsx":
+            pages = xlsx_pages(data, limits)
+        elif kind == "pptx":
+            pages = pptx_pages(data, limits)
+        else:
+            pages = odt_pages(archive)
+        return resolve_image_marks(pages, archive, ocr, limits, image_bounds)
 
     return zipped

@@ -7,7 +7,8 @@ standard library's `email`; the ODT's XML by hand, as LibreOffice lays it out), 
 (cells joined by single spaces), pages (a DOCX's page breaks, an ODT's recorded page ends,
 sheets, slides) separated by form feeds. The output is deterministic: ZIP members are
 rewritten with a fixed time stamp and the documents' own dates are fixed. The content is in
-`office_sample_content.py` beside this script.
+`office_sample_content.py` beside this script; the samples with text in pictures
+(`notice.docx`, `returns.pptx`) are written by `office_image_samples.py`.
 """
 
 from __future__ import annotations
@@ -236,8 +237,11 @@ def main() -> None:
     make_odt(OUT / "minutes.odt")
     write_text(OUT / "minutes.txt", [block_lines(page) for page in MINUTES])
     write_text(OUT / "shipping-update.txt", [make_eml(OUT / "shipping-update.eml")])
+    from office_image_samples import make_image_samples  # imports this module's helpers
+
+    make_image_samples(OUT)
     for name in ("memo.docx", "sales.xlsx", "briefing.pptx", "faq.html", "minutes.odt",
-                 "shipping-update.eml"):
+                 "shipping-update.eml", "notice.docx", "returns.pptx"):
         print(f"{(OUT / name).stat().st_size:>9,d}  {name}")
 
 
