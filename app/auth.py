@@ -34,7 +34,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.api_keys import ApiKey
 from app.errors import ApiError
-from app.settings import AuthMode, SettingsError
+from app.settings import SettingsError
+from app.settings_auth import AuthMode
 
 KEY_PREFIX = "lk_"
 DEFAULT_TENANT = "default"
@@ -61,13 +62,15 @@ class KeyInfo:
 @dataclass(frozen=True)
 class Principal:
     """Who a request acts as: its tenant and, when it carried a key, that key's id, admin
-    flag and own limits (None: the configured default). Without auth, `key_id` is None."""
+    flag, own limits (None: the configured default) and expiry. Without auth, `key_id` is
+    None."""
 
     tenant: str
     key_id: str | None = None
     is_admin: bool = False
     rpm: int | None = None
     tpm: int | None = None
+    expires_at: datetime | None = None
 
 
 _LAST_USED_STEP = timedelta(minutes=1)
@@ -194,7 +197,8 @@ def principal_for_key(session: Session, key: str) -> Principal | None:
         or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now)))
     if row is None:
         return None
-    principal = Principal(row.tenant_id, str(row.id), row.is_admin, row.rpm, row.tpm)
+    principal = Principal(row.tenant_id, str(row.id), row.is_admin, row.rpm, row.tpm,
+                          row.expires_at)
     if row.last_used_at is None or row.last_used_at < now - _LAST_USED_STEP:
         session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
         session.commit()
@@ -218,15 +222,17 @@ def authenticate(
 
 
 def authenticate_principal(
-    sessions: sessionmaker[Session], mode: AuthMode | None, authorization: str | None
+    sessions: sessionmaker[Session], mode: AuthMode | None, authorization: str | None,
+    *, known_required: bool = False,
 ) -> Principal:
     """Who a request with this `Authorization` header acts as; raises 401 `ApiError`.
+    `known_required`: keys are known to be needed, so whether any exist is not asked.
 
     Uses a session of its own, closed before returning, so the request holds no pooled
     connection for what comes after (a streamed answer, an upload being read).
     """
     with sessions() as session:
-        if not auth_required(session, mode):
+        if not known_required and not auth_required(session, mode):
             return Principal(DEFAULT_TENANT)
         token = bearer_token(authorization)
         if token is None:

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth import check_auth_setting
+from app.auth_cache import KeyCache
 from app.container_llm import build_llm
 from app.db.embedded import EmbeddedDatabase
 from app.db.engine import (
@@ -79,6 +80,7 @@ class Container:
     cleaner: TextCleaner | None = None
     search_gate: SearchGate = field(default_factory=SearchGate)
     reranking: Reranking | None = None  # off unless a cross-encoder or rerank API is set
+    key_cache: KeyCache = field(default_factory=lambda: KeyCache(0))  # LECTERN_AUTH_CACHE_S
     database: EmbeddedDatabase | None = None
     supervisor: DatabaseSupervisor | None = None
     _closed: bool = field(default=False, repr=False)
@@ -220,6 +222,7 @@ def build_container(
             search_gate=SearchGate(settings.search.concurrency,
                                    observer=SearchGateMetrics(llm.registry)),
             reranking=reranking_from(settings),
+            key_cache=KeyCache(settings.auth.cache_s),
             database=database,
             supervisor=supervisor,
         )

@@ -171,11 +171,17 @@ class AuthGateMiddleware:
             return
         state = scope.setdefault("state", {})
         container = self.container
+        authorization = Headers(scope=scope).get("authorization")
+        cache = container.key_cache
         try:
-            principal = await run_in_threadpool(
-                authenticate_principal, container.session_factory, container.settings.auth.mode,
-                Headers(scope=scope).get("authorization"))
+            principal = cache.get(authorization)
+            if principal is None:
+                principal = await run_in_threadpool(
+                    authenticate_principal, container.session_factory,
+                    container.settings.auth.mode, authorization,
+                    known_required=cache.auth_required)
         except LecternError as exc:
+            cache.auth_required = True  # only a request that needed a key is refused
             await domain_error_response(exc)(scope, receive, send)
             return
         except Exception as exc:
@@ -185,6 +191,9 @@ class AuthGateMiddleware:
                               type(exc).__name__, state.get("request_id"))
             await domain_error_response(DatabaseUnavailable())(scope, receive, send)
             return
+        if principal.key_id is not None:
+            cache.auth_required = True
+            cache.put(authorization, principal)
         state["tenant"], state["principal"] = principal.tenant, principal
         await self.app(scope, receive, send)
 

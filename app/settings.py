@@ -20,6 +20,7 @@ from typing import Annotated, Literal, cast
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.settings_auth import AuthSettings
 from app.settings_drift import DriftSettings
 from ingest.embedding import DEFAULT_BATCH_SIZE
 from ingest.types import MAX_IMAGE_PIXELS, MAX_PAGES, MAX_UPLOAD_BYTES
@@ -28,7 +29,6 @@ from retrieval.search import SEARCH_TIMEOUT_MS
 
 ENV_PREFIX = "LECTERN_"
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
-AuthMode = Literal["off", "required"]
 PositiveInt = Annotated[int, Field(gt=0)]
 
 _ROOT_HOME = Path("/root")
@@ -134,20 +134,6 @@ class WebSettings(_Group):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: PositiveInt = Field(default=1, validation_alias="LECTERN_WEB_WORKERS")
-
-
-class AuthSettings(_Group):
-    """Whether requests need an API key (`LECTERN_AUTH`): `off`, `required`, or None (unset:
-    off until the first key is created, required from then on; see `app.auth`)."""
-
-    mode: AuthMode | None = Field(default=None, validation_alias="LECTERN_AUTH")
-
-    @field_validator("mode", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        if isinstance(value, str):
-            return value.strip().lower() or None
-        return value
 
 
 class RateLimitSettings(_Group):

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.auth import KeyInfo, Principal, issue_key, list_keys, revoke_id
-from app.deps import SessionDep
+from app.deps import ContainerDep, SessionDep
 from app.errors import ApiError
 from app.fields import Text
 
@@ -116,9 +116,12 @@ def listed(session: SessionDep, admin: AdminDep,
 
 
 @router.delete("/{key_id}")
-def revoke(key_id: uuid.UUID, session: SessionDep, admin: AdminDep) -> KeyOut:
-    """Revoke a key: its requests get 401 from now on (the row stays, as revoked)."""
+def revoke(key_id: uuid.UUID, session: SessionDep, admin: AdminDep,
+           container: ContainerDep) -> KeyOut:
+    """Revoke a key: its requests get 401 from now on in this process, and in the others
+    within `LECTERN_AUTH_CACHE_S` (the row stays, as revoked)."""
     info = revoke_id(session, str(key_id))
     if info is None:
         raise ApiError(404, "key_not_found", f"no key {key_id}", key_id=str(key_id))
+    container.key_cache.clear()
     return KeyOut.of(info)

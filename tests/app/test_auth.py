@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth import auth_required, create_key, keys_ever_created, list_keys, revoke, tenant_for_key
+from app.auth_cache import KeyCache
 from app.container import Container
 from app.db.api_keys import ApiKey
 
@@ -113,6 +114,8 @@ def test_revoked_key_is_refused_while_others_still_work(
 def test_revoking_the_last_key_leaves_anonymous_requests_refused(
     client: TestClient, container: Container
 ) -> None:
+    container.key_cache = KeyCache(0)  # revoked out of band, as by `lectern keys revoke`:
+    # at once only without remembered keys (tests/app/test_auth_cache.py: within the TTL)
     document_id = _upload(client, None, "# Before keys\n\nuploaded while open")
     with container.session_factory() as session:
         key = create_key(session, "default")

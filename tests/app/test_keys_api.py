@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from app.auth import create_key
+from app.auth_cache import KeyCache
 from app.container import Container
 from app.db.api_keys import ApiKey
 
@@ -79,6 +80,7 @@ def test_bad_bodies_are_422(client: TestClient, container: Container) -> None:
 
 
 def test_an_expired_key_is_401(client: TestClient, container: Container) -> None:
+    container.key_cache = KeyCache(0)  # the expiry is moved behind the app's back below
     key = _make(container, "acme", expires_at=datetime.now(UTC) + timedelta(hours=1))
     assert client.get("/v1/documents", headers=_bearer(key)).status_code == 200
     with container.session_factory() as session:
