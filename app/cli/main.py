@@ -89,7 +89,10 @@ def serve(
     host: Annotated[str | None, typer.Option(help="bind address [env LECTERN_HOST]")] = None,
     port: Annotated[int | None, typer.Option(help="port [env LECTERN_PORT]")] = None,
     worker: Annotated[
-        bool, typer.Option(help="run in-process ingestion workers [env LECTERN_INPROCESS_WORKER]")
+        bool, typer.Option("--worker/--no-worker", " /--no-workers",
+                           help="run in-process ingestion workers, the answer-cache purge and "
+                           "the webhook sender; --no-workers: an API-only process beside "
+                           "`lectern worker` processes [env LECTERN_INPROCESS_WORKER]")
     ] = True,
     web_workers: Annotated[
         int | None,
@@ -99,6 +102,8 @@ def serve(
     """Migrate the database, start in-process workers, and serve the HTTP API."""
     settings = _settings(web={"host": host, "port": port, "workers": web_workers})
     inprocess = worker and settings.workers.inprocess
+    if not inprocess:
+        log.info("no in-process workers: uploads wait for `lectern worker` processes")
     if settings.web.workers > 1:  # before anything imports prometheus_client: see web_workers
         _serve_workers(settings, inprocess)
         return
