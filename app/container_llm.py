@@ -7,7 +7,9 @@ request of the process, and so is the semantic answer cache, which embeds questi
 corpus embedder (batched with retrieval's query embeddings). It also loads the token
 counter's tables, so that the first request does not pay for them on the event loop. The OCR
 cleaner is built only when a model other than the extractive answerer can serve the `cleanup`
-task; it runs on a router of its own (see `pipelines.ingestion.ocr_cleanup`).
+task; it runs on a router of its own (see `pipelines.ingestion.ocr_cleanup`). The prompt
+registry serves the config's prompt variants, re-read when the config file changes (not when
+a `config` object is given: tests).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from pipelines.llm import (
     SemanticCache,
     build_providers,
     load_config,
+    prompt_variants,
     warm_up,
 )
 from pipelines.search import query_embedder
@@ -61,6 +64,8 @@ def build_llm(engine: Engine, environ: Mapping[str, str], *, config_file: Path |
     """Build the router and its parts. `config` (else `config_file`, else the environment)
     chooses the models; `providers` replaces the built ones (tests); `embedder` (the corpus
     embedder) enables the semantic answer cache."""
+    watched = None if config is not None else config_file or (
+        Path(environ["LECTERN_CONFIG"]) if environ.get("LECTERN_CONFIG") else None)
     config = config or load_config(config_file, environ)
     started = time.perf_counter()
     backend = warm_up()
@@ -71,6 +76,8 @@ def build_llm(engine: Engine, environ: Mapping[str, str], *, config_file: Path |
             log.warning("LLM provider %s left out: %s", name, reason)
     registry = CollectorRegistry()
     prompts = PromptRegistry()
+    prompts.serve_variants(prompt_variants(config, watched, environ,
+                                           check=prompts.check_variants))
     metrics = LLMMetrics(registry)
     ledger = Ledger(engine)
     cache = AnswerCache(engine, default_ttl_s=config.cache.ttl_s)

@@ -13,15 +13,16 @@ from sqlalchemy import MetaData
 import ingest.corpus
 import pipelines.conversation
 import pipelines.evaluation
+import pipelines.feedback
 import pipelines.ingestion
 import pipelines.llm
 from app.db import api_keys
 from core import Base
 
 TABLE_MODULES = (ingest.corpus, pipelines.ingestion, pipelines.llm, pipelines.conversation,
-                 pipelines.evaluation, api_keys)
+                 pipelines.evaluation, pipelines.feedback, api_keys)
 """The modules whose import registers every table (the corpus, jobs and webhooks, the LLM
-layer, conversations, evaluation runs, keys)."""
+layer, conversations, evaluation runs, answers and their feedback, keys)."""
 
 
 def schema_metadata() -> MetaData:

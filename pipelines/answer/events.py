@@ -25,7 +25,10 @@ class Meta:
     is the stand-alone question retrieval searched for when the follow-up was rewritten
     (`query_rewrite` says how: heuristic or llm); both are null otherwise. A cached answer
     also says which cache served it (`cache`: exact or semantic) and, for a semantic hit, the
-    question the answer was cached for (`cached_question`); both keys appear only then."""
+    question the answer was cached for (`cached_question`); both keys appear only then.
+    `answer_id` names the answer (for `POST /v1/answers/{id}/feedback`) and `variant` is the
+    prompt version it was assigned (`prompt` is what the model was given: null when no model
+    was called); the answer use case always sets both, and they appear whenever set."""
 
     name: ClassVar[str] = "meta"
     request_id: str
@@ -43,6 +46,8 @@ class Meta:
     query_rewrite: str | None = None
     cache: str | None = None
     cached_question: str | None = None
+    answer_id: str | None = None
+    variant: str | None = None
 
     @classmethod
     def of(cls, served: Served) -> Meta:
@@ -62,6 +67,10 @@ class Meta:
         if self.cached:
             data["cache"] = self.cache
             data["cached_question"] = self.cached_question
+        if self.answer_id is not None:
+            data["answer_id"] = self.answer_id
+        if self.variant is not None:
+            data["variant"] = self.variant
         return data
 
 

@@ -17,6 +17,7 @@ owns the stream: closing it closes the model call, read or not (see `pipelines.a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
@@ -65,7 +66,8 @@ from retrieval.search import SEARCH_TIMEOUT_MS
 from retrieval.types import Context, Hit
 
 TASK = "answer"
-PROMPT = "answer"  # the latest version in the registry; the exact `answer@vN` is recorded
+PROMPT = "answer"  # a live variant (config), else the latest non-draft version; the exact
+# `answer@vN` is recorded on the answer, its ledger rows and its cache key
 INSUFFICIENT_EVIDENCE = (
     "Insufficient evidence: no passage in the searched documents is relevant enough to answer "
     "this question."
@@ -80,22 +82,26 @@ async def answer(session: Session, *, tenant: str, question: Question, embedder:
                  max_context_tokens: int = DEFAULT_MAX_CONTEXT_TOKENS,
                  gate: SearchGate | None = None, search_timeout_ms: int = SEARCH_TIMEOUT_MS,
                  semantic_cache: bool = True, reranking: Reranking | None = None,
-                 ) -> AnswerStream:
+                 sticky: str | None = None) -> AnswerStream:
     """Retrieve, then start the routed answer; returns its event stream (see the module doc),
     which the caller must close (`aclose()` or `async with`) whether or not it reads it.
     `semantic_cache=False` opts this answer out of the semantic cache (not the exact one).
+    The prompt version is the registry's choice among the live variants, sticky by `sticky`
+    (a conversation id), else by the tenant and the normalised question (`sticky_key`); `meta`
+    names it (`variant`) with the answer's new `answer_id`.
 
     Raises retrieval's 422 errors, and the router's `BudgetExceeded`, `NoProviderAvailable`
     or `ProviderError` when no model produced a first token (nothing was streamed yet).
     """
     clock = _Clock()
     request_id = request_id or uuid.uuid4().hex
+    prompt = router.prompts.choose(PROMPT, sticky or sticky_key(tenant, question.text))
+    ident = _Ident(str(uuid.uuid4()), prompt.ref)
     hits = await retrieve(session, tenant=tenant, embedder=embedder, question=question,
                           gate=gate, timeout_ms=search_timeout_ms, reranking=reranking)
     clock.retrieved()
     if not hits:
-        return AnswerStream(_insufficient(request_id, clock))
-    prompt = router.prompts.get(PROMPT)
+        return AnswerStream(_insufficient(request_id, clock, ident))
     out = router.config.policy(TASK).max_output_tokens
     fitter = await asyncio.to_thread(_Fitter, prompt, question.text, hits, out,
                                      max_context_tokens)
@@ -109,7 +115,25 @@ async def answer(session: Session, *, tenant: str, question: Question, embedder:
     except BaseException:
         await stream.aclose()
         raise
-    return AnswerStream(in_citation_order(_relay(first, stream, fitter, clock)), owns=stream)
+    return AnswerStream(in_citation_order(_relay(first, stream, fitter, clock, ident)),
+                        owns=stream)
+
+
+def sticky_key(tenant: str, question: str) -> str:
+    """The variant key of an answer outside a conversation: the tenant and the question with
+    case and spacing folded, so asking again gets the same prompt version."""
+    return f"{tenant}\x00{' '.join(question.lower().split())}"
+
+
+@dataclass(frozen=True)
+class _Ident:
+    """The answer's id and the prompt version it was assigned, stamped on its `meta`."""
+
+    answer_id: str
+    variant: str
+
+    def stamp(self, meta: Meta) -> Meta:
+        return dataclasses.replace(meta, answer_id=self.answer_id, variant=self.variant)
 
 
 @dataclass
@@ -171,7 +195,7 @@ class _Fitter:
 
 
 async def _relay(first: RouterEvent, stream: AsyncGenerator[RouterEvent, None], fitter: _Fitter,
-                 clock: _Clock) -> AsyncGenerator[AnswerEvent, None]:
+                 clock: _Clock, ident: _Ident) -> AsyncGenerator[AnswerEvent, None]:
     """Router events → answer events; once started, closing it closes the provider stream
     (the `AnswerStream` around it closes that stream in any case)."""
     sent: list[str] = []
@@ -182,7 +206,7 @@ async def _relay(first: RouterEvent, stream: AsyncGenerator[RouterEvent, None], 
             while event is not None:
                 if isinstance(event, Started):
                     context = fitter.context_for(event.served.model)
-                    yield Meta.of(event.served)
+                    yield ident.stamp(Meta.of(event.served))
                     yield Sources(context.sources)
                 elif isinstance(event, TextDelta):
                     clock.first_token()
@@ -211,9 +235,11 @@ async def _relay(first: RouterEvent, stream: AsyncGenerator[RouterEvent, None], 
                       "".join(sent), None)
 
 
-async def _insufficient(request_id: str, clock: _Clock) -> AsyncGenerator[AnswerEvent, None]:
+async def _insufficient(request_id: str, clock: _Clock,
+                        ident: _Ident) -> AsyncGenerator[AnswerEvent, None]:
     """Nothing passed the threshold: say so, cite nothing, call no model."""
-    yield Meta(request_id, None, None, None, None, insufficient_evidence=True, attempt=0)
+    yield ident.stamp(Meta(request_id, None, None, None, None, insufficient_evidence=True,
+                           attempt=0))
     yield Sources(())
     clock.first_token()
     yield Token(INSUFFICIENT_EVIDENCE)
@@ -224,12 +250,13 @@ async def _insufficient(request_id: str, clock: _Clock) -> AsyncGenerator[Answer
 async def collect(events: AsyncIterator[AnswerEvent]) -> dict[str, Any]:
     """The whole answer as one JSON-friendly object (for `"stream": false`).
 
-    Keys: meta, sources, answer (the joined tokens), usage, finish_reason, handovers, and
-    error (null unless the answer broke; `answer` then holds the partial text, and
-    `error_status` the error's outward HTTP status).
+    Keys: answer_id (as in meta), meta, sources, answer (the joined tokens), usage,
+    finish_reason, handovers, and error (null unless the answer broke; `answer` then holds the
+    partial text, and `error_status` the error's outward HTTP status).
     """
-    result: dict[str, Any] = {"meta": None, "sources": [], "answer": "", "usage": None,
-                              "finish_reason": None, "handovers": [], "error": None}
+    result: dict[str, Any] = {"answer_id": None, "meta": None, "sources": [], "answer": "",
+                              "usage": None, "finish_reason": None, "handovers": [],
+                              "error": None}
     parts: list[str] = []
     try:
         async for event in events:
@@ -243,6 +270,8 @@ async def collect(events: AsyncIterator[AnswerEvent]) -> dict[str, Any]:
                 result["error"] = event.data()
                 result["error_status"] = event.http_status
             else:
+                if isinstance(event, Meta):
+                    result["answer_id"] = event.answer_id
                 result[event.name] = event.data()
     finally:
         aclose = getattr(events, "aclose", None)

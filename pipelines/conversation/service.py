@@ -5,7 +5,10 @@ The earlier turns come inline (`history`, kept by the client) or from a stored c
 that stands alone (`condense`), which retrieval searches for and the model answers; `meta`
 shows it. A stored conversation gets the new turn (question, stand-alone question, answer
 text, sources) once the answer is complete, before `done` is sent, so a client that saw
-`done` finds the turn in the thread. A broken answer (`error`) adds no turn.
+`done` finds the turn in the thread. A broken answer (`error`) adds no turn. Every complete
+answer, in a conversation or not, is recorded too (`pipelines.feedback`: its id, prompt
+version, model, tokens, cost, latency, and the turn), before `done`, so a client can rate it
+at once; within a stored conversation, the prompt version is sticky per conversation.
 """
 
 from __future__ import annotations
@@ -19,9 +22,19 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ingest.embedding import Embedder
-from pipelines.answer import AnswerEvent, AnswerStream, Done, Meta, Sources, Token, answer
+from pipelines.answer import (
+    AnswerEvent,
+    AnswerStream,
+    Done,
+    Meta,
+    Sources,
+    Token,
+    Usage,
+    answer,
+)
 from pipelines.conversation.condense import MAX_TURNS, Condensed, Condenser, Turn
 from pipelines.conversation.store import add_turn, get_conversation
+from pipelines.feedback import FinishedAnswer, record_answer
 from pipelines.llm import Router
 from pipelines.search import Question, SearchGate
 from retrieval.rerank import Reranking
@@ -55,38 +68,55 @@ async def answer_follow_up(
     inner = await answer(session, tenant=tenant,
                          question=dataclasses.replace(question, text=condensed.text),
                          embedder=embedder, router=router, request_id=request_id, gate=gate,
-                         reranking=reranking, semantic_cache=semantic_cache, **options)
-    record = None if conversation_id is None else _Recorder(
-        sessions, tenant, conversation_id, question.text, condensed.text)
+                         reranking=reranking, semantic_cache=semantic_cache,
+                         sticky=None if conversation_id is None else str(conversation_id),
+                         **options)
+    record = _Recorder(sessions, tenant, conversation_id, question.text, condensed.text)
     return AnswerStream(_annotated(inner, condensed, conversation_id, record), owns=inner)
 
 
 class _Recorder:
-    """Stores the finished turn of a stored conversation (off the event loop)."""
+    """Stores the finished turn of a stored conversation, and the answer's row (off the event
+    loop)."""
 
-    def __init__(self, sessions: SessionFactory, tenant: str, conversation_id: uuid.UUID,
-                 question: str, query: str) -> None:
+    def __init__(self, sessions: SessionFactory, tenant: str,
+                 conversation_id: uuid.UUID | None, question: str, query: str) -> None:
         self.sessions, self.tenant, self.conversation_id = sessions, tenant, conversation_id
         self.question, self.query = question, query
 
-    def __call__(self, answer_text: str, sources: list[dict[str, Any]]) -> None:
+    def __call__(self, answer_text: str, sources: list[dict[str, Any]], meta: Meta | None,
+                 usage: Usage | None) -> None:
         with self.sessions() as session:
-            add_turn(session, tenant=self.tenant, conversation_id=self.conversation_id,
-                     question=self.question, query=self.query, answer=answer_text,
-                     sources=sources)
+            turn_id = None
+            if self.conversation_id is not None:
+                turn_id = add_turn(session, tenant=self.tenant,
+                                   conversation_id=self.conversation_id, question=self.question,
+                                   query=self.query, answer=answer_text, sources=sources).id
+            if meta is not None and meta.answer_id is not None and meta.variant is not None:
+                record_answer(session, FinishedAnswer(
+                    uuid.UUID(meta.answer_id), self.tenant, self.query, meta.variant,
+                    model=meta.model, provider=meta.provider,
+                    insufficient_evidence=meta.insufficient_evidence, cached=meta.cached,
+                    input_tokens=usage.input_tokens if usage else 0,
+                    output_tokens=usage.output_tokens if usage else 0,
+                    cost_usd=usage.cost_usd if usage else 0.0,
+                    latency_ms=usage.latency_ms if usage else 0,
+                    conversation_id=self.conversation_id, turn_id=turn_id))
 
 
 async def _annotated(events: AnswerStream, condensed: Condensed,
                      conversation_id: uuid.UUID | None,
-                     record: _Recorder | None) -> AsyncGenerator[AnswerEvent, None]:
-    """The answer's events with the conversation in `meta`, recording the turn before
-    `done`."""
+                     record: _Recorder) -> AsyncGenerator[AnswerEvent, None]:
+    """The answer's events with the conversation in `meta`, recording the turn and the answer
+    before `done`."""
     rewritten = condensed.method != "none"
     text: list[str] = []
     sources: list[dict[str, Any]] = []
+    meta: Meta | None = None
+    usage: Usage | None = None
     async for event in events:
         if isinstance(event, Meta):
-            event = dataclasses.replace(
+            event = meta = dataclasses.replace(
                 event, conversation_id=None if conversation_id is None else str(conversation_id),
                 query=condensed.text if rewritten else None,
                 query_rewrite=condensed.method if rewritten else None)
@@ -94,6 +124,8 @@ async def _annotated(events: AnswerStream, condensed: Condensed,
             sources = event.data()
         elif isinstance(event, Token):
             text.append(event.text)
-        elif isinstance(event, Done) and record is not None:
-            await asyncio.to_thread(record, "".join(text), sources)
+        elif isinstance(event, Usage):
+            usage = event
+        elif isinstance(event, Done):
+            await asyncio.to_thread(record, "".join(text), sources, meta, usage)
         yield event

@@ -22,7 +22,10 @@ of them never loops back into this file.
   question embedding comes through the `QuestionEmbedder` seam), `LLMMetrics` (Prometheus
   collectors), `DriftMonitor` (quality-drift signals from the ledger: a recent window against
   a baseline, past `DriftBounds`, as `DriftSignal`s in a `DriftReport`).
-- Prompts: `PromptRegistry` of versioned `Prompt`s.
+- Prompts: `PromptRegistry` of versioned `Prompt`s; live variants of a prompt, weighted and
+  assigned sticky by a hash (`pick`), come from a `VariantSource`: `StaticVariants`, or
+  `WatchedVariants` (the LLM config file, re-read when it changes), as `prompt_variants`
+  builds it from the config.
 - The provider seam: `ChatProvider` and its types `Message`, `Role`, `TaskType`,
   `ChatRequest`, `SourcePassage`, `Completion`, `TextDelta`, `StreamEnd`, `StreamItem`,
   `TokenUsage`, `Capabilities`; `FakeProvider` scripted by `FakeStream`s is the test double at
@@ -38,7 +41,7 @@ from pipelines.llm.accounting import HOW_TO_CONFIGURE
 from pipelines.llm.budget import Budget, BudgetStatus
 from pipelines.llm.cache import AnswerCache
 from pipelines.llm.candidates import Candidate, MessagesArg
-from pipelines.llm.config import build_providers, load_config, parse_config
+from pipelines.llm.config import build_providers, load_config, parse_config, prompt_variants
 from pipelines.llm.config_model import LLMConfig, ModelConfig
 from pipelines.llm.drift import DriftBounds, DriftMonitor, DriftReport, DriftSignal
 from pipelines.llm.errors import (
@@ -82,6 +85,7 @@ from pipelines.llm.types import (
     TextDelta,
     TokenUsage,
 )
+from pipelines.llm.variants import StaticVariants, VariantSource, WatchedVariants, pick
 
 __all__ = [
     "HOW_TO_CONFIGURE",
@@ -128,6 +132,7 @@ __all__ = [
     "Served",
     "SourcePassage",
     "Started",
+    "StaticVariants",
     "StreamEnd",
     "StreamFailed",
     "StreamItem",
@@ -135,10 +140,14 @@ __all__ = [
     "TextDelta",
     "TokenUsage",
     "UnknownProvider",
+    "VariantSource",
+    "WatchedVariants",
     "build_providers",
     "count_messages",
     "count_tokens",
     "load_config",
     "parse_config",
+    "pick",
+    "prompt_variants",
     "warm_up",
 ]

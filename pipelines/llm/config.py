@@ -10,7 +10,7 @@ The shape being validated is `config_model`'s (`LLMConfig` is re-exported here).
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,16 @@ from pydantic import ValidationError
 from pipelines.llm.config_model import EXTRACTIVE_KIND, LLMConfig, default_tasks
 from pipelines.llm.errors import ConfigError, LLMError
 from pipelines.llm.protocol import ChatProvider
+from pipelines.llm.variants import (
+    DEFAULT_CHECK_EVERY_S,
+    StaticVariants,
+    VariantSource,
+    WatchedVariants,
+    Weights,
+)
 
-__all__ = ["OPENAI_DEFAULT_MODELS", "LLMConfig", "build_providers", "load_config", "parse_config"]
+__all__ = ["OPENAI_DEFAULT_MODELS", "LLMConfig", "build_providers", "load_config", "parse_config",
+           "prompt_variants"]
 
 
 def build_providers(
@@ -153,3 +161,20 @@ def load_config(path: Path | None, environ: Mapping[str, str]) -> LLMConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}", field="(file)") from exc
     return parse_config(raw, environ)
+
+
+def prompt_variants(config: LLMConfig, path: Path | None, environ: Mapping[str, str], *,
+                    check: Callable[[Mapping[str, Weights]], None] | None = None,
+                    check_every_s: float = DEFAULT_CHECK_EVERY_S) -> VariantSource:
+    """The prompt variants of `config`, re-read from `path` (the file `config` came from) when
+    that file changes: a whole new config is loaded and validated, and only its `[prompts]` are
+    taken (other sections need a restart). `check` validates variants before they are used
+    (the registry's `check_variants`), at start-up too, where a failure raises. Without a file,
+    the variants stay as `config` has them."""
+    initial = config.variant_weights()
+    if check is not None:
+        check(initial)
+    if path is None:
+        return StaticVariants(initial)
+    return WatchedVariants(path, lambda p: load_config(p, environ).variant_weights(),
+                           initial=initial, check=check, check_every_s=check_every_s)

@@ -1,5 +1,5 @@
 """The validated shape of the LLM configuration: providers, models, tiers, task policies,
-budgets, breaker, cache and router sections, and the checks across them.
+budgets, breaker, cache, router and prompt-variant sections, and the checks across them.
 
 Pydantic models, frozen and strict (unknown keys are errors). Where a configuration comes from
 (a TOML file or the environment) and how it is completed before validation is `config`'s job.
@@ -106,6 +106,15 @@ class CacheConfig(_Strict):
     semantic_threshold: float = Field(default=0.90, gt=0, le=1)
 
 
+class PromptVariants(_Strict):
+    """The live versions of one prompt and their weights (`[prompts.answer] variants =
+    {"answer@v1" = 0.5, "answer@v2" = 0.5}`): each answer is assigned one version, sticky per
+    conversation or question (see `variants`). Weights are relative (they need not sum to 1);
+    a weight of 0 keeps a version configured but serves it nothing (a rollback)."""
+
+    variants: dict[str, Annotated[float, Field(ge=0)]]
+
+
 class RouterConfig(_Strict):
     # After tokens were streamed: "continue" hands the partial answer to the next candidate,
     # "error" ends the stream with a StreamFailed item that keeps the partial text.
@@ -134,6 +143,7 @@ class LLMConfig(_Strict):
     breaker: BreakerConfig = BreakerConfig()
     cache: CacheConfig = CacheConfig()
     router: RouterConfig = RouterConfig()
+    prompts: dict[str, PromptVariants] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check_references(self) -> LLMConfig:
@@ -156,7 +166,17 @@ class LLMConfig(_Strict):
                 raise ValueError(f"tasks.{name}: unknown task; known: {list(TASKS)}")
             if policy.min_tier not in self.tiers:
                 raise ValueError(f"tasks.{name}.min_tier: {policy.min_tier!r} not in tiers")
+        for name, live in self.prompts.items():
+            for ref in live.variants:
+                if ref.partition("@v")[0] != name or not ref.partition("@v")[2].isdigit():
+                    raise ValueError(f"prompts.{name}.variants: {ref!r} is not {name}@v<N>")
+            if not any(w > 0 for w in live.variants.values()):
+                raise ValueError(f"prompts.{name}.variants: needs a version with a weight > 0")
         return self
+
+    def variant_weights(self) -> dict[str, dict[str, float]]:
+        """Prompt name → its live versions' weights (`[prompts.NAME] variants`)."""
+        return {name: dict(live.variants) for name, live in self.prompts.items()}
 
     def tier_rank(self, tier: str) -> int:
         return self.tiers.index(tier)

@@ -5,13 +5,17 @@ directory passed in, whose files add versions or replace built-in ones). A file 
 and `user` templates in `string.Template` syntax (`$question`, `${sources}`), chosen over
 str.format so that JSON schemas and braces in prompts need no escaping. `ref` ("answer@v1") is
 recorded on every answer, ledger row and cache key.
+
+A file may say `draft = true`: the version is then never the "latest" one (`get("answer")`),
+and is served only when the config's `[prompts.NAME] variants` give it a weight. `choose`
+picks the version an answer gets among the live variants (see `variants`).
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -19,6 +23,7 @@ from typing import Any
 
 from pipelines.llm.errors import LLMError, PromptNotFound
 from pipelines.llm.types import Message
+from pipelines.llm.variants import VariantSource, Weights, pick
 
 BUILTIN_DIR = Path(__file__).with_name("prompts")
 _FILE = re.compile(r"^(?P<id>[a-z][a-z0-9_]*)@v(?P<version>[1-9][0-9]*)\.toml$")
@@ -42,6 +47,7 @@ class Prompt:
     user: str
     description: str = ""
     path: Path | None = None
+    draft: bool = False
 
     @property
     def ref(self) -> str:
@@ -93,13 +99,16 @@ def _load_file(path: Path) -> Prompt:
         user=user.strip(),
         description=str(data.get("description", "")),
         path=path,
+        draft=data.get("draft") is True,
     )
 
 
 class PromptRegistry:
     """All known prompts; later directories override earlier ones version by version."""
 
-    def __init__(self, extra_dirs: Iterable[Path] = (), *, include_builtin: bool = True) -> None:
+    def __init__(self, extra_dirs: Iterable[Path] = (), *, include_builtin: bool = True,
+                 variants: VariantSource | None = None) -> None:
+        self.variants = variants
         dirs = [BUILTIN_DIR] if include_builtin else []
         dirs += [Path(d) for d in extra_dirs]
         self._prompts: dict[tuple[str, int], Prompt] = {}
@@ -124,10 +133,41 @@ class PromptRegistry:
                 if found is not None:
                     return found
             else:
-                versions = [v for (i, v) in self._prompts if i == pid]
+                versions = [v for (i, v), p in self._prompts.items()
+                            if i == pid and not p.draft]
                 if versions:
                     return self._prompts[(pid, max(versions))]
         raise PromptNotFound(
             f"unknown prompt {ref!r}; known: {', '.join(self.refs())}",
             prompt=ref, known=self.refs(),
         )
+
+    def serve_variants(self, source: VariantSource | None) -> None:
+        """Use `source` for `choose` from now on (the composition root's watched config)."""
+        self.variants = source
+
+    def live(self, name: str) -> dict[str, float]:
+        """The versions of prompt `name` in force with their weights; without variants, its
+        default version (the latest non-draft one) at weight 1."""
+        weights = None if self.variants is None else self.variants.weights(name)
+        if not weights:
+            return {self.get(name).ref: 1.0}
+        return dict(weights)
+
+    def choose(self, name: str, key: str) -> Prompt:
+        """The version of prompt `name` an answer keyed `key` gets: sticky (the same key, the
+        same version while the weights stay), in proportion to the weights over many keys;
+        the latest non-draft version when `name` has no variants."""
+        weights = None if self.variants is None else self.variants.weights(name)
+        if not weights:
+            return self.get(name)
+        return self.get(pick(name, weights, key))
+
+    def check_variants(self, variants: Mapping[str, Weights]) -> None:
+        """Raise `PromptNotFound` unless every version the variants name is known."""
+        for name, weights in variants.items():
+            for ref in weights:
+                found = self.get(ref)
+                if found.id != name:
+                    raise PromptNotFound(f"variant {ref!r} is not a version of {name!r}",
+                                         prompt=ref, known=self.refs())
