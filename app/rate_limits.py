@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine
 
 from app.auth import Principal
 from app.settings import RateLimitSettings
+from core import ASYNC_COMMIT
 
 WINDOW_S = 60
 Scope = Literal["key", "tenant", "address"]
@@ -164,6 +165,7 @@ class RateLimiter:
         by_name = {b.name: (b, c) for b, c in zip(buckets, costs, strict=True)}
         names = sorted(by_name)  # one lock order for every request: no deadlocks
         with self.engine.begin() as conn:
+            conn.execute(ASYNC_COMMIT)  # a counter lost in a database crash is harmless
             rows = conn.execute(_BUMP, {"buckets": names,
                                         "costs": [by_name[n][1] for n in names]}).all()
         self._purge_now_and_then()

@@ -8,7 +8,7 @@ names by hand, and a test compares this metadata with the migrated database.
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -24,3 +24,10 @@ class Base(DeclarativeBase):
     """Declarative base of every lectern table."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
+"""For a transaction whose commit need not wait for its WAL to reach the disk: at most the
+last fraction of a second of such commits is lost if PostgreSQL itself crashes (never on a
+crash of lectern, never corrupted). The LLM ledger's rows and the rate-limit counters take
+that trade: waiting was 5-8 ms of a gateway call on a busy disk, against 0.35 ms without."""

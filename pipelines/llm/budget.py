@@ -155,6 +155,8 @@ class Budget:
                       ) -> Reservation:
         """Hold `amount_usd` of today's budgets (the tenant's and, if it has one, `task`'s),
         or raise BudgetExceeded (402) with the figures of the budget that refused."""
+        if self.limit_for(tenant) is None and self.config.task_limit(task) is None:
+            return Reservation(tenant, max(amount_usd, 0.0), task=task)  # no thread, no query
         return await asyncio.to_thread(self.reserve_sync, tenant, amount_usd, task)
 
     def settle_sync(self, reservation: Reservation, record: CallRecord) -> None:
@@ -175,7 +177,8 @@ class Budget:
 
     async def release(self, reservation: Reservation) -> None:
         """Drop a reservation without booking anything (the call never happened)."""
-        await asyncio.to_thread(self.release_sync, reservation)
+        if reservation.id is not None:
+            await asyncio.to_thread(self.release_sync, reservation)
 
     def status_sync(self, tenant: str) -> BudgetStatus:
         with self.engine.connect() as conn:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, Integer, cast, func, insert, select
 
+from core import ASYNC_COMMIT
 from pipelines.llm.storage import LLMCall
 
 Outcome = Literal["ok", "error", "fallback", "cancelled"]
@@ -95,7 +96,9 @@ class Ledger:
 
     @staticmethod
     def insert(conn: Connection, record: CallRecord) -> None:
-        """Insert within the caller's transaction (budget settlement uses this)."""
+        """Insert within the caller's transaction (budget settlement uses this), whose commit
+        then does not wait for the disk (`ASYNC_COMMIT`)."""
+        conn.execute(ASYNC_COMMIT)
         values = asdict(record)
         values["tenant_id"] = values.pop("tenant")
         if values["error"] is not None:
