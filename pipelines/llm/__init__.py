@@ -28,8 +28,10 @@ of them never loops back into this file.
   builds it from the config.
 - The provider seam: `ChatProvider` and its types `Message`, `Role`, `TaskType`,
   `ChatRequest`, `SourcePassage`, `Completion`, `TextDelta`, `StreamEnd`, `StreamItem`,
-  `TokenUsage`, `Capabilities`; `FakeProvider` scripted by `FakeStream`s is the test double at
-  this seam (tests and bench/ use it).
+  `TokenUsage`, `Capabilities`, and for tool calling `ToolUse` (the tools a call offers),
+  `ToolCall`, `ToolCallDelta`, `ToolStreamItem` (`NO_TOOLS` / `NO_STOP`: the skip reasons of a
+  model without tool calling or stop sequences); `FakeProvider` scripted by `FakeStream`s is
+  the test double at this seam (tests and bench/ use it).
 - Tokens: `count_tokens` and `count_messages`, in the model's own tokenizer, offline;
   `warm_up` loads the tokenizer tables at start-up rather than on the first count.
 - Errors: `LLMError` and its subclasses `ProviderError`, `NoProviderAvailable`,
@@ -40,7 +42,7 @@ of them never loops back into this file.
 from pipelines.llm.accounting import HOW_TO_CONFIGURE
 from pipelines.llm.budget import Budget, BudgetStatus
 from pipelines.llm.cache import AnswerCache
-from pipelines.llm.candidates import Candidate, MessagesArg
+from pipelines.llm.candidates import NO_STOP, NO_TOOLS, Candidate, MessagesArg
 from pipelines.llm.config import build_providers, load_config, parse_config, prompt_variants
 from pipelines.llm.config_model import LLMConfig, ModelConfig
 from pipelines.llm.drift import DriftBounds, DriftMonitor, DriftReport, DriftSignal
@@ -84,11 +86,17 @@ from pipelines.llm.types import (
     TaskType,
     TextDelta,
     TokenUsage,
+    ToolCall,
+    ToolCallDelta,
+    ToolStreamItem,
+    ToolUse,
 )
 from pipelines.llm.variants import StaticVariants, VariantSource, WatchedVariants, pick
 
 __all__ = [
     "HOW_TO_CONFIGURE",
+    "NO_STOP",
+    "NO_TOOLS",
     "AnswerCache",
     "Attempt",
     "Budget",
@@ -139,6 +147,10 @@ __all__ = [
     "TaskType",
     "TextDelta",
     "TokenUsage",
+    "ToolCall",
+    "ToolCallDelta",
+    "ToolStreamItem",
+    "ToolUse",
     "UnknownProvider",
     "VariantSource",
     "WatchedVariants",

@@ -2,7 +2,9 @@
 
 Eligible: the provider was built, its breaker is not open, the model may do the task
 (`tasks`), the extractive provider only answers, structured output is there when asked for,
-and the prompt plus the output allowance fits the context window. Order: models at or above
+tool calling and stop sequences are there when the call needs them (`Capabilities.tools`,
+`.stop`: a provider that would drop them would change the reply), and the prompt plus the
+output allowance fits the context window. Order: models at or above
 the task's `min_tier` cheapest first by estimated cost (prompt tokens × input price + output
 allowance × output price; ties by `priority`, then config order), followed by lower tiers,
 highest first, marked `degraded`. Token counting is CPU work: call this off the event loop.
@@ -48,8 +50,13 @@ def structured_mode(m: ModelConfig, provider: ChatProvider) -> str:
     return m.structured or provider.capabilities(m.model_name).structured
 
 
+NO_TOOLS = "no tool calling support"
+NO_STOP = "no stop sequence support"
+"""Skip reasons of a model lacking a capability the call needs (callers match on them)."""
+
+
 def _unfit(config: LLMConfig, task: str, m: ModelConfig, provider: ChatProvider | None,
-           structured: bool) -> str | None:
+           structured: bool, tools: bool, stop: bool) -> str | None:
     if m.tasks is not None and task not in m.tasks:
         return f"configured for {list(m.tasks)} only"
     if provider is None:
@@ -57,8 +64,16 @@ def _unfit(config: LLMConfig, task: str, m: ModelConfig, provider: ChatProvider 
     extractive = is_extractive(config, m, provider)
     if extractive and task != "answer":
         return "an extractive provider can only answer"
-    if structured and (extractive or structured_mode(m, provider) == "none"):
+    mode = structured_mode(m, provider)
+    if structured and (extractive or mode == "none"):
         return "no structured output support"
+    caps = provider.capabilities(m.model_name)
+    if tools and (extractive or not caps.tools):
+        return NO_TOOLS
+    if tools and structured and mode == "tools":
+        return "structured output by a forced tool call cannot go with the call's own tools"
+    if stop and (extractive or not caps.stop):
+        return NO_STOP
     return None
 
 
@@ -84,14 +99,17 @@ def find_candidates(
     max_tokens: int | None = None,
     structured: bool = False,
     skipped: dict[str, str] | None = None,
+    tools: bool = False,
+    stop: bool = False,
 ) -> list[Candidate]:
-    """Eligible candidates in trying order; reasons for the others go into `skipped`."""
+    """Eligible candidates in trying order; reasons for the others go into `skipped`.
+    `tools`, `stop`: the call needs tool calling, stop sequences."""
     policy = config.policy(task)
     min_rank = config.tier_rank(policy.min_tier)
     found: list[tuple[tuple[Any, ...], Candidate]] = []
     for order, m in enumerate(config.models):
         provider = providers.get(m.provider)
-        reason = _unfit(config, task, m, provider, structured)
+        reason = _unfit(config, task, m, provider, structured, tools, stop)
         if reason is None and provider is not None:
             rank = config.tier_rank(m.tier)
             cand = _candidate(config, m, provider, messages,

@@ -3,7 +3,9 @@
 A failed attempt restarts on the next eligible candidate (`attempts.CandidateLoop`). The reply
 is booked "ok" with the provider's usage (counted locally when it reports none) and, unless
 its model is degraded, stored in the answer cache when the request asked for it. With a JSON
-schema, the text is the JSON the provider returned: validating it is the caller's job.
+schema, the text is the JSON the provider returned: validating it is the caller's job. The
+tool calls of a reply go back with it; such a reply is never cached (the cache keeps text),
+and a locally counted usage counts their names and arguments as output.
 """
 
 from __future__ import annotations
@@ -66,10 +68,11 @@ async def _replied(routing: Routing, call: CallState, admitted: Admitted,
     served = routing.served(call, cand)
     if reply.structured is not None and reply.structured != served.structured:
         served = replace(served, structured=reply.structured)  # the adapter stepped down
-    usage = reply_usage(reply.usage, cand, cand.messages, [reply.text])
+    written = [reply.text, *(f"{c.name}{c.arguments}" for c in reply.tool_calls)]
+    usage = reply_usage(reply.usage, cand, cand.messages, written)
     await routing.accounts.book(call, cand, admitted.reservation, "ok", usage,
                                 time.perf_counter() - t0, None, None)
-    if request.cache is not None and not served.degraded:
+    if request.cache is not None and not served.degraded and not reply.tool_calls:
         await routing.remember(call, cand, request.cache, reply.text, reply.finish_reason)
     return RoutedCompletion(reply.text, call.usage, served, call.cost, call.ms(),
-                            reply.finish_reason, tuple(call.attempts))
+                            reply.finish_reason, tuple(call.attempts), reply.tool_calls)

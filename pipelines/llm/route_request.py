@@ -14,7 +14,7 @@ from typing import Any
 
 from pipelines.llm.candidates import Candidate, MessagesArg
 from pipelines.llm.prompts import Prompt
-from pipelines.llm.types import ChatRequest, Message, SourcePassage
+from pipelines.llm.types import ChatRequest, Message, SourcePassage, ToolUse
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,10 @@ class RouteRequest:
     cannot read prompts. `max_tokens` caps the output (default: the task's policy). With
     `json_schema`, only models with structured output are candidates. `request_id` ties the
     ledger rows of all attempts together (a fresh one when None); `cache` asks for the answer
-    cache.
+    cache. `json_object` asks for any JSON object (no schema): like a schema, only models
+    with structured output are candidates. `tools` (offered to the model) and tool messages
+    among `messages` need a provider with `Capabilities.tools`, `stop` one with
+    `Capabilities.stop`; the others are not candidates.
     """
 
     task: str
@@ -54,6 +57,9 @@ class RouteRequest:
     schema_name: str = "output"
     request_id: str | None = None
     cache: CacheQuery | None = None
+    json_object: bool = False
+    tools: ToolUse | None = None
+    stop: tuple[str, ...] = ()
 
     @property
     def prompt_ref(self) -> str:
@@ -63,10 +69,20 @@ class RouteRequest:
     @property
     def structured(self) -> bool:
         """Whether the call asks for structured output (only such models are candidates)."""
-        return self.json_schema is not None
+        return self.json_schema is not None or self.json_object
+
+    @property
+    def uses_tools(self) -> bool:
+        """Whether only tool-calling models are candidates: tools are offered, or a message
+        is a tool call or a tool's result (fixed message lists only; a builder's messages are
+        the router's own prompts)."""
+        if self.tools is not None:
+            return True
+        return not callable(self.messages) and any(m.uses_tools for m in self.messages)
 
     def chat_request(self, cand: Candidate, messages: tuple[Message, ...]) -> ChatRequest:
         """The provider call of one attempt: `messages` to `cand`'s model, within its allowance."""
         return ChatRequest(messages, cand.model.model_name, max_tokens=cand.max_tokens,
                            temperature=self.temperature, json_schema=self.json_schema,
-                           schema_name=self.schema_name, passages=tuple(self.passages))
+                           schema_name=self.schema_name, passages=tuple(self.passages),
+                           json_object=self.json_object, tools=self.tools, stop=self.stop)

@@ -88,10 +88,13 @@ class Router:
         max_tokens: int | None = None,
         structured: bool = False,
         skipped: dict[str, str] | None = None,
+        tools: bool = False,
+        stop: bool = False,
     ) -> list[Candidate]:
         """Usable models for `task` in trying order (see `candidates.find_candidates`)."""
         return find_candidates(self.config, self.providers, self.breakers, task, messages,
-                               max_tokens=max_tokens, structured=structured, skipped=skipped)
+                               max_tokens=max_tokens, structured=structured, skipped=skipped,
+                               tools=tools, stop=stop)
 
     def health(self) -> list[dict[str, Any]]:
         """Every configured model with its provider's state (for health output and `doctor`)."""
@@ -106,12 +109,16 @@ class Router:
         there is none at all (the caller can tell the operator what to configure)."""
         skipped: dict[str, str] = {}
         cands = self.candidates(request.task, request.messages, max_tokens=request.max_tokens,
-                                structured=request.structured, skipped=skipped)
+                                structured=request.structured, skipped=skipped,
+                                tools=request.uses_tools, stop=bool(request.stop))
         if not cands:
             policy = self.config.policy(request.task)
+            needs = "".join(f", {need}" for need, asked in (
+                ("structured output", request.structured), ("tool calling", request.uses_tools),
+                ("stop sequences", bool(request.stop))) if asked)
             raise NoProviderAvailable(
                 f"no model can serve task {request.task!r} (tier >= {policy.min_tier}"
-                f"{', structured output' if request.structured else ''}). {HOW_TO_CONFIGURE}",
+                f"{needs}). {HOW_TO_CONFIGURE}",
                 task=request.task, min_tier=policy.min_tier, skipped=skipped)
         return cands
 

@@ -1,7 +1,8 @@
 """What the router hands back: who served, stream events, whole completions.
 
 The answer pipeline maps stream events onto SSE: `Started` → `meta` (then `sources`),
-`TextDelta` → `token`, `Failover` → a marker that a fallback model continues the answer,
+`TextDelta` → `token` (a `ToolCallDelta`, a piece of a tool call, comes only to a request
+that offered tools), `Failover` → a marker that a fallback model continues the answer,
 `Finished` → `usage` + `done`, `StreamFailed` → `error` (the partial text was already sent).
 """
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 from pipelines.llm.errors import LLMError, ProviderError
 from pipelines.llm.ledger import Outcome
-from pipelines.llm.types import TextDelta, TokenUsage
+from pipelines.llm.types import TextDelta, TokenUsage, ToolCall, ToolCallDelta
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,8 @@ class StreamFailed:
 
 @dataclass(frozen=True)
 class RoutedCompletion:
-    """A whole reply (`Router.complete`): who served it, and totals over all attempts."""
+    """A whole reply (`Router.complete`): who served it, and totals over all attempts;
+    `tool_calls` are the calls the model made of the request's tools."""
 
     text: str
     usage: TokenUsage
@@ -95,6 +97,7 @@ class RoutedCompletion:
     latency_ms: int
     finish_reason: str | None
     attempts: tuple[Attempt, ...]
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
-RouterEvent = Started | TextDelta | Failover | Finished | StreamFailed
+RouterEvent = Started | TextDelta | ToolCallDelta | Failover | Finished | StreamFailed

@@ -4,7 +4,9 @@ A stream that fails before its first token is replaced transparently by the next
 candidate. After tokens were sent, with `router.mid_stream = "continue"` (the default) the next
 non-extractive candidate continues the answer (it gets the partial text and the `continue`
 prompt) and a `Failover` event marks the seam; with "error", or when nobody can continue, the
-stream ends with `StreamFailed`, which keeps the partial text.
+stream ends with `StreamFailed`, which keeps the partial text. A reply that began a tool call
+(`ToolCallDelta`s, for a request that offered tools) is never continued by another model: a
+half-made call cannot be handed over, so it ends with `StreamFailed` too.
 
 Every attempt is admitted and booked through the router's `Accountant`, including one whose
 consumer went away (closed the stream or was cancelled): that one is booked "cancelled".
@@ -40,7 +42,14 @@ from pipelines.llm.router_events import (
     Started,
     StreamFailed,
 )
-from pipelines.llm.types import ChatRequest, StreamEnd, StreamItem, TextDelta, TokenUsage
+from pipelines.llm.types import (
+    ChatRequest,
+    StreamEnd,
+    TextDelta,
+    TokenUsage,
+    ToolCallDelta,
+    ToolStreamItem,
+)
 
 
 @dataclass
@@ -49,6 +58,7 @@ class _Answer:
 
     sent: list[str] = field(default_factory=list)
     served_by: Served | None = None
+    tool_pieces: int = 0  # tool-call deltas sent
 
     @property
     def text(self) -> str:
@@ -64,6 +74,7 @@ class _Try:
     request: ChatRequest
     t0: float = field(default_factory=time.perf_counter)
     got: list[str] = field(default_factory=list)
+    tool_text: list[str] = field(default_factory=list)  # names and argument pieces
     ttft: float | None = None
     end: StreamEnd | None = None
     error: ProviderError | None = None
@@ -77,7 +88,11 @@ class _Try:
 
     def usage(self) -> TokenUsage:
         """The tokens of what arrived, counted locally (the stream broke off)."""
-        return counted_usage(self.cand, self.request.messages, self.got)
+        return counted_usage(self.cand, self.request.messages, self.written())
+
+    def written(self) -> list[str]:
+        """Everything the model wrote in this attempt: text, then tool-call pieces."""
+        return [*self.got, *self.tool_text]
 
 
 async def failover_stream(routing: Routing, call: CallState, cands: Sequence[Candidate],
@@ -100,6 +115,12 @@ async def failover_stream(routing: Routing, call: CallState, cands: Sequence[Can
                     yield event
             return
         seconds = attempt.seconds()
+        if answer.tool_pieces:  # a tool call under way: nobody can take it over
+            await routing.accounts.fail(call, admitted.cand, admitted.reservation,
+                                        attempt.error, attempt.usage(), seconds, attempt.ttft,
+                                        False)
+            yield _failed(call, attempt.error, answer)
+            return
         if not await loop.fail(admitted, attempt.error, attempt.usage(), seconds, attempt.ttft,
                                continuing=bool(answer.sent)):
             if not answer.sent:
@@ -132,6 +153,12 @@ async def _relay(routing: Routing, call: CallState, attempt: _Try,
             async for item in items:
                 if isinstance(item, StreamEnd):
                     attempt.end = item
+                elif isinstance(item, ToolCallDelta):
+                    if attempt.ttft is None:
+                        yield _first_token(call, attempt, answer)
+                    attempt.tool_text.append(f"{item.name or ''}{item.arguments}")
+                    answer.tool_pieces += 1
+                    yield item
                 elif item.text:
                     if attempt.ttft is None:
                         yield _first_token(call, attempt, answer)
@@ -183,13 +210,15 @@ async def _succeed(routing: Routing, call: CallState, attempt: _Try, answer: _An
     """Book the finished attempt "ok", cache a whole answer when asked, and end the stream."""
     assert attempt.end is not None
     seconds = attempt.seconds()
-    usage = reply_usage(attempt.end.usage, attempt.cand, attempt.request.messages, attempt.got)
+    usage = reply_usage(attempt.end.usage, attempt.cand, attempt.request.messages,
+                        attempt.written())
     await routing.accounts.book(call, attempt.cand, attempt.admitted.reservation, "ok", usage,
                                 seconds, attempt.ttft, None)
     if answer.served_by is None:  # nothing was sent: the reply was empty
         answer.served_by = attempt.served
         yield Started(attempt.served)
-    whole = len(attempt.got) == len(answer.sent)  # not a continuation of another model's text
+    # Not a continuation of another model's text, and no tool calls (the cache keeps text).
+    whole = len(attempt.got) == len(answer.sent) and not answer.tool_pieces
     if request.cache is not None and not attempt.served.degraded and whole:
         await routing.remember(call, attempt.cand, request.cache, answer.text,
                                attempt.end.finish_reason)
@@ -202,11 +231,13 @@ def _failed(call: CallState, error: LLMError, answer: _Answer) -> StreamFailed:
     return StreamFailed(error, answer.text, answer.served_by, call.cost, tuple(call.attempts))
 
 
-async def _items(cand: Candidate, req: ChatRequest) -> AsyncGenerator[StreamItem, None]:
+async def _items(cand: Candidate, req: ChatRequest) -> AsyncGenerator[ToolStreamItem, None]:
     """The provider's stream, or its whole reply as one piece when it cannot stream."""
     if not cand.streaming:
         reply = await cand.provider.complete(req)
         yield TextDelta(reply.text)
+        for index, tool_call in enumerate(reply.tool_calls):
+            yield ToolCallDelta(index, tool_call.id, tool_call.name, tool_call.arguments)
         yield StreamEnd(reply.usage, reply.finish_reason)
         return
     stream = cand.provider.stream(req)

@@ -14,6 +14,11 @@ Usage::
         ...
         assert server.requests[0].body["model"] == "m"
 
+`tool_calls(("get_weather", '{"city": "Paris"}'), ...)` replies with function calls (whole: on
+the message, finish reason `tool_calls`; streamed: OpenAI's `delta.tool_calls` pieces, the id
+and name first, then the arguments in word pieces). Every request's JSON body is kept in
+`server.requests` (tools, tool_choice, stop, messages with their tool_call_id, ...).
+
 Replies are consumed one per `POST .../chat/completions`, first from the queue of the request's
 model (`server.script(..., model="m")`), then from the shared queue, then `server.default`.
 Routes: `POST /v1/chat/completions`, `POST /openai/deployments/{name}/chat/completions` (Azure
@@ -48,7 +53,8 @@ UsageSpec = tuple[int, int] | Literal["auto"] | None
 class Reply:
     """One scripted reply; build it with `text`, `error`, `timeout`, ... rather than directly."""
 
-    kind: Literal["text", "error", "timeout", "disconnect", "malformed", "structured"]
+    kind: Literal["text", "error", "timeout", "disconnect", "malformed", "structured",
+                  "tool_calls"]
     content: str = ""
     status: int = 200
     retry_after: float | None = None
@@ -57,6 +63,7 @@ class Reply:
     chunk_delay_s: float = 0.0
     usage: UsageSpec = "auto"
     finish_reason: str = "stop"
+    calls: tuple[tuple[str, str, str], ...] = ()  # (id, function name, arguments)
 
 
 def text(content: str, *, usage: UsageSpec = "auto", finish_reason: str = "stop",
@@ -93,6 +100,16 @@ def malformed(after_chunks: int = 1, content: str = "broken reply here") -> Repl
 def structured(obj: Any, *, usage: UsageSpec = "auto") -> Reply:
     """Reply with `obj` as JSON: as a tool call if the request offered tools, else as text."""
     return Reply("structured", json.dumps(obj), usage=usage)
+
+
+def tool_calls(*calls: tuple[str, str], content: str = "", usage: UsageSpec = "auto",
+               ids: tuple[str, ...] = ()) -> Reply:
+    """Reply with function calls, each `(name, arguments JSON text)`, with ids `ids` (default
+    call_1, call_2, ...), after `content` (usually none); "auto" usage counts the argument
+    pieces as the completion."""
+    named = tuple((ids[i] if i < len(ids) else f"call_{i + 1}", name, arguments)
+                  for i, (name, arguments) in enumerate(calls))
+    return Reply("tool_calls", content, usage=usage, finish_reason="tool_calls", calls=named)
 
 
 @dataclass
@@ -244,6 +261,8 @@ def _usage(body: dict[str, Any], reply: Reply) -> dict[str, int] | None:
     if reply.usage == "auto":
         words = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
         prompt, completion = words, len(_pieces(reply.content))
+        if reply.kind == "tool_calls":
+            completion += sum(len(_pieces(arguments)) for _, _, arguments in reply.calls)
     else:
         prompt, completion = reply.usage
     return {"prompt_tokens": prompt, "completion_tokens": completion,
@@ -259,6 +278,11 @@ def _completion(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
     tool = _wants_tool(body, reply)
     message: dict[str, Any] = {"role": "assistant", "content": None if tool else reply.content}
     finish = reply.finish_reason
+    if reply.kind == "tool_calls":
+        message["content"] = reply.content or None
+        message["tool_calls"] = [{"id": call_id, "type": "function",
+                                  "function": {"name": name, "arguments": arguments}}
+                                 for call_id, name, arguments in reply.calls]
     if tool:
         message["tool_calls"] = [{"id": "call_1", "type": "function",
                                   "function": {"name": tool, "arguments": reply.content}}]
@@ -286,6 +310,11 @@ def _chunks(body: dict[str, Any], reply: Reply) -> Iterator[dict[str, Any]]:
                                          "function": {"name": tool, "arguments": piece}}]})
         else:
             yield chunk({"content": piece})
+    for index, (call_id, name, arguments) in enumerate(reply.calls):
+        yield chunk({"tool_calls": [{"index": index, "id": call_id, "type": "function",
+                                     "function": {"name": name, "arguments": ""}}]})
+        for piece in _pieces(arguments):
+            yield chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
     yield chunk({}, "tool_calls" if tool else reply.finish_reason)
     include = (body.get("stream_options") or {}).get("include_usage")
     if include and (usage := _usage(body, reply)) is not None:

@@ -19,9 +19,11 @@ from pipelines.llm.types import (
     ChatRequest,
     Completion,
     StreamEnd,
-    StreamItem,
     TextDelta,
     TokenUsage,
+    ToolCall,
+    ToolCallDelta,
+    ToolStreamItem,
 )
 
 
@@ -29,7 +31,10 @@ from pipelines.llm.types import (
 class FakeStream:
     """A scripted reply: `text` streamed in word pieces; with `fail_after=k`, the stream raises
     `error` after k pieces (default: a retryable `ProviderError` whose `before_first_token`
-    is k == 0). `delay_s` sleeps before each piece, for timeout and cancellation tests."""
+    is k == 0). `delay_s` sleeps before each piece, for timeout and cancellation tests.
+    `tool_calls` are made after the text (finish reason "tool_calls"); streamed, each is a
+    `ToolCallDelta` with its id and name, then its arguments in word pieces. Only a fake whose
+    `Capabilities.tools` is set is offered tools by the router."""
 
     text: str
     fail_after: int | None = None
@@ -37,6 +42,13 @@ class FakeStream:
     usage: TokenUsage | None = None
     finish_reason: str = "stop"
     delay_s: float = 0.0
+    tool_calls: tuple[ToolCall, ...] = ()
+
+    @property
+    def finish(self) -> str:
+        """The finish reason: "tool_calls" when it makes calls (unless scripted otherwise)."""
+        return "tool_calls" if self.tool_calls and self.finish_reason == "stop" else (
+            self.finish_reason)
 
 
 Reply = str | Exception | FakeStream
@@ -98,9 +110,10 @@ class FakeProvider:
         await asyncio.sleep(script.delay_s)
         if script.fail_after is not None:
             raise self._failure(script, request, emitted=0)
-        return Completion(script.text, self._usage_for(script, request), script.finish_reason)
+        return Completion(script.text, self._usage_for(script, request), script.finish,
+                          tool_calls=script.tool_calls)
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ToolStreamItem]:
         """The next reply in word pieces, then one `StreamEnd` (or the scripted failure)."""
         script = self._next(request)
         pieces = word_pieces(script.text)
@@ -111,9 +124,13 @@ class FakeProvider:
                     raise self._failure(script, request, emitted=index)
                 await asyncio.sleep(script.delay_s)
                 yield TextDelta(piece)
+            for index, call in enumerate(script.tool_calls):
+                yield ToolCallDelta(index, call.id, call.name)
+                for piece in word_pieces(call.arguments):
+                    yield ToolCallDelta(index, arguments=piece)
             if script.fail_after is not None:
                 raise self._failure(script, request, emitted=len(pieces))
-            yield StreamEnd(self._usage_for(script, request), script.finish_reason)
+            yield StreamEnd(self._usage_for(script, request), script.finish)
         finally:
             self.open_streams -= 1
 

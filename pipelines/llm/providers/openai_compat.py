@@ -10,18 +10,19 @@ failure as a `ProviderError` to do it.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Literal
 
 import openai
 
 from pipelines.llm.errors import ConfigError, ProviderError
-from pipelines.llm.providers import (
-    MALFORMED_REPLY,
-    malformed_error,
-    sdk_error,
-    with_schema_in_system,
+from pipelines.llm.providers import MALFORMED_REPLY, malformed_error, sdk_error
+from pipelines.llm.providers.openai_wire import (
+    delta_text,
+    delta_tool_calls,
+    effective_mode,
+    reply_tool_calls,
+    request_params,
 )
 from pipelines.llm.providers.structured_modes import (
     ModeMemory,
@@ -35,9 +36,10 @@ from pipelines.llm.types import (
     Completion,
     Message,
     StreamEnd,
-    StreamItem,
     TextDelta,
     TokenUsage,
+    ToolCall,
+    ToolStreamItem,
 )
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -53,7 +55,10 @@ class OpenAICompatProvider:
     `response_format`) gets the same call once more in the next weaker mode, and the model's
     mode is remembered (`structured_modes`). Azure OpenAI: pass `azure_endpoint` and `api_version`
     (the request's `model` is the deployment name). `api_key=None` sends a placeholder, for
-    local servers that ignore keys. Everything comes from arguments; note that the SDK itself
+    local servers that ignore keys. The client's tools, tool messages and `stop` are passed on
+    as given (`openai_wire`); `tools=False` / `stop=False` declare a server that cannot take
+    them (the router then leaves its models out of such calls). Everything comes from
+    arguments; note that the SDK itself
     still falls back to OPENAI_ORG_ID / OPENAI_PROJECT_ID / OPENAI_CUSTOM_HEADERS when
     `organization` / `project` / headers are not given.
     """
@@ -74,6 +79,8 @@ class OpenAICompatProvider:
         local: bool = False,
         organization: str | None = None,
         project: str | None = None,
+        tools: bool = True,
+        stop: bool = True,
     ) -> None:
         if structured_mode not in ("json_schema", "json_object", "tools", "none"):
             raise ConfigError(f"unknown structured_mode {structured_mode!r}", provider=name)
@@ -83,6 +90,8 @@ class OpenAICompatProvider:
         self._timeout_s = timeout_s
         self._max_tokens_param = max_tokens_param
         self._local = local
+        self._tools = tools
+        self._stop = stop
         key = api_key or "unused"
         headers = dict(extra_headers or {})
         self._client: openai.AsyncOpenAI
@@ -101,8 +110,10 @@ class OpenAICompatProvider:
 
     def capabilities(self, model: str) -> Capabilities:
         """Streaming, plus the structured-output mode the model is known to accept (the
-        configured one until the server rejected it)."""
-        return Capabilities(streaming=True, structured=self.modes.mode(model), local=self._local)
+        configured one until the server rejected it), tools and stop sequences (unless
+        declared unsupported)."""
+        return Capabilities(streaming=True, structured=self.modes.mode(model), local=self._local,
+                            tools=self._tools, stop=self._stop)
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool (the composition root calls this at shutdown)."""
@@ -110,7 +121,8 @@ class OpenAICompatProvider:
 
     async def complete(self, request: ChatRequest) -> Completion:
         """One whole reply; the text is the tool arguments in "tools" mode. `structured`
-        on the completion names the mode that served a schema request."""
+        on the completion names the mode that served a schema request; a request that
+        offered tools gets the model's calls of them as `tool_calls`."""
         mode = self.modes.mode(request.model)
         while True:
             params = self._params(request, stream=False, mode=mode)
@@ -124,24 +136,31 @@ class OpenAICompatProvider:
                 mode = weaker
             except MALFORMED_REPLY as exc:
                 raise self._malformed(exc, request, started=False) from exc
-        used = mode if request.json_schema is not None else None
+        used = effective_mode(request, mode) if request.structured else None
+        tool_calls: tuple[ToolCall, ...] = ()
         try:
             choice = response.choices[0]
-            calls = choice.message.tool_calls or []
-            tool_args = [c.function.arguments for c in calls if c.type == "function"]
-            text = tool_args[0] if tool_args else (choice.message.content or "")
+            if request.tools is not None:
+                tool_calls = reply_tool_calls(choice.message.tool_calls)
+                text = choice.message.content or ""
+            else:
+                calls = choice.message.tool_calls or []
+                tool_args = [c.function.arguments for c in calls if c.type == "function"]
+                text = tool_args[0] if tool_args else (choice.message.content or "")
             finish = choice.finish_reason
             usage = response.usage
         except MALFORMED_REPLY as exc:
             raise self._malformed(exc, request, started=False) from exc
         if usage is not None:
             reported = TokenUsage(usage.prompt_tokens, usage.completion_tokens)
-            return Completion(text, reported, finish, structured=used)
-        return Completion(text, await self._estimate(params, text, request.model), finish,
-                          structured=used)
+        else:
+            written = text + "".join(c.name + c.arguments for c in tool_calls)
+            reported = await self._estimate(params, written, request.model)
+        return Completion(text, reported, finish, structured=used, tool_calls=tool_calls)
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
-        """Text pieces as they arrive, then usage (estimated if the server sent none).
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ToolStreamItem]:
+        """Text pieces as they arrive, then usage (estimated if the server sent none). For a
+        request that offered tools, the tool-call pieces come as `ToolCallDelta`s, in order.
 
         The chunks are read as plain JSON objects (the SDK's documented low-level `post`, with
         its transport, retries, errors and Azure routing) rather than as SDK models: building
@@ -165,12 +184,18 @@ class OpenAICompatProvider:
                     for choice in chunk.get("choices") or []:
                         if choice.get("index", 0) != 0:
                             continue
-                        piece = _delta_text(choice.get("delta"))
+                        delta = choice.get("delta")
+                        piece = delta_text(delta, forced_tool=request.tools is None)
                         finish = choice.get("finish_reason") or finish
                         if piece:
                             started = True
                             parts.append(piece)
                             yield TextDelta(piece)
+                        if request.tools is not None:
+                            for call in delta_tool_calls(delta):
+                                started = True
+                                parts.append(f"{call.name or ''}{call.arguments}")
+                                yield call
         except openai.OpenAIError as exc:
             raise self._error(exc, request, started=started) from exc
         except MALFORMED_REPLY as exc:
@@ -200,33 +225,18 @@ class OpenAICompatProvider:
 
     def _weaker(self, exc: openai.OpenAIError, request: ChatRequest, mode: StructuredMode
                 ) -> StructuredMode | None:
-        """The mode to retry a rejected schema request in, or None to fail as usual."""
-        if request.json_schema is None or not rejects_response_format(exc):
+        """The mode to retry a rejected structured request in, or None to fail as usual."""
+        if not request.structured or not rejects_response_format(exc):
             return None
-        return self.modes.step_down(request.model, mode)
+        return self.modes.step_down(request.model, effective_mode(request, mode))
 
     def _params(self, request: ChatRequest, *, stream: bool, mode: StructuredMode
                 ) -> dict[str, Any]:
-        messages = request.messages
         params: dict[str, Any] = {"model": request.model, "temperature": request.temperature,
                                   "timeout": request.timeout_s or self._timeout_s}
         if request.max_tokens is not None:
             params[self._max_tokens_param] = request.max_tokens
-        if request.json_schema is not None:
-            name = re.sub(r"[^A-Za-z0-9_-]", "_", request.schema_name)[:64] or "output"
-            if mode == "json_schema":
-                params["response_format"] = {"type": "json_schema", "json_schema": {
-                    "name": name, "schema": request.json_schema, "strict": True}}
-            elif mode == "tools":
-                params["tools"] = [{"type": "function", "function": {
-                    "name": name, "description": "Give the result as this function's arguments.",
-                    "parameters": request.json_schema}}]
-                params["tool_choice"] = {"type": "function", "function": {"name": name}}
-            else:
-                messages = with_schema_in_system(request)
-                if mode == "json_object":
-                    params["response_format"] = {"type": "json_object"}
-        params["messages"] = [{"role": m.role, "content": m.content} for m in messages]
+        params.update(request_params(request, mode))
         if stream:
             params["stream"] = True
             params["stream_options"] = {"include_usage": True}
@@ -235,7 +245,7 @@ class OpenAICompatProvider:
     async def _estimate(self, params: dict[str, Any], text: str, model: str) -> TokenUsage:
         """Usage counted locally, for servers that report none (the first count loads the
         tokenizer tables, so it runs off the event loop)."""
-        messages = [Message(m["role"], m["content"]) for m in params["messages"]]
+        messages = [Message(m["role"], m.get("content") or "") for m in params["messages"]]
         return await asyncio.to_thread(
             lambda: TokenUsage(count_messages(messages, model), count_tokens(text, model)))
 
@@ -250,22 +260,6 @@ class OpenAICompatProvider:
     def _malformed(self, exc: Exception, request: ChatRequest, *, started: bool
                    ) -> ProviderError:
         return malformed_error(exc, provider=self.name, model=request.model, started=started)
-
-
-def _delta_text(delta: Any) -> str:
-    """The text a streamed delta (a JSON object) adds: content, or the forced tool call's
-    argument piece."""
-    if delta is None:
-        return ""
-    calls = delta.get("tool_calls") or []
-    pieces = [c["function"].get("arguments") for c in calls
-              if c.get("index", 0) == 0 and c.get("function") is not None]
-    if pieces:
-        return "".join(p for p in pieces if p)
-    content = delta.get("content")
-    if content is not None and not isinstance(content, str):
-        raise TypeError(f"delta content is {type(content).__name__}, not text")
-    return content or ""
 
 
 def azure_provider(name: str = "azure", *, azure_endpoint: str | None = None,
