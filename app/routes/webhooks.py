@@ -3,7 +3,10 @@ deliveries with every attempt.
 
 Set one and lectern POSTs `job.succeeded`, `job.failed` and `job.cancelled` events to it,
 signed with the secret (`X-Lectern-Signature: sha256=<hex HMAC-SHA256 of the body>`) and
-retried with backoff while the receiver fails; see `pipelines.webhooks`.
+retried with backoff while the receiver fails; see `pipelines.webhooks`. A URL whose host
+resolves to a loopback, link-local, private or otherwise internal address is refused (422
+`webhook_url_refused`) unless `LECTERN_WEBHOOK_ALLOW_PRIVATE` or `LECTERN_WEBHOOK_ALLOWED_HOSTS`
+allows it.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
-from app.deps import Limit, Offset, SessionDep, TenantDep
+from app.deps import ContainerDep, Limit, Offset, SessionDep, TenantDep
 from app.fields import Text
 from app.schemas import Listing, listing
 from pipelines import webhooks
@@ -81,10 +84,13 @@ class DeliveryOut(BaseModel):
 
 
 @router.put("")
-def put_webhook(body: WebhookIn, session: SessionDep, tenant: TenantDep) -> WebhookOut:
-    """Set (or replace) the tenant's webhook."""
+def put_webhook(body: WebhookIn, session: SessionDep, tenant: TenantDep,
+                container: ContainerDep) -> WebhookOut:
+    """Set (or replace) the tenant's webhook; 422 `webhook_url_refused` for a URL that points
+    at an internal address (see `LECTERN_WEBHOOK_ALLOW_PRIVATE`)."""
+    guard = container.settings.webhook.url_guard()
     return WebhookOut.of(webhooks.set_webhook(session, tenant=tenant, url=str(body.url),
-                                              secret=body.secret))
+                                              secret=body.secret, guard=guard))
 
 
 @router.get("")

@@ -7,6 +7,8 @@ Public API:
 
 - `set_webhook`, `get_webhook`, `delete_webhook`, `list_deliveries`, `get_delivery`,
   `WebhookNotFound`: the tenant's webhook and its deliveries with their attempts (`config`);
+- `UrlGuard`, `WebhookUrlRefused`, `refused_kind`: where a webhook may point, checked when
+  it is set and before every delivery (`guard`);
 - `WebhookSender`, `RetryPolicy`, `sign`, `verify`, `SIGNATURE_HEADER`, `EVENT_ID_HEADER`,
   `EVENT_HEADER`: sending due deliveries, signed and retried with backoff (`sender`).
 """
@@ -19,6 +21,7 @@ from pipelines.webhooks.config import (
     list_deliveries,
     set_webhook,
 )
+from pipelines.webhooks.guard import UrlGuard, WebhookUrlRefused, refused_kind
 from pipelines.webhooks.sender import (
     EVENT_HEADER,
     EVENT_ID_HEADER,
@@ -34,12 +37,15 @@ __all__ = [
     "EVENT_ID_HEADER",
     "SIGNATURE_HEADER",
     "RetryPolicy",
+    "UrlGuard",
     "WebhookNotFound",
     "WebhookSender",
+    "WebhookUrlRefused",
     "delete_webhook",
     "get_delivery",
     "get_webhook",
     "list_deliveries",
+    "refused_kind",
     "set_webhook",
     "sign",
     "verify",

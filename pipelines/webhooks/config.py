@@ -2,7 +2,8 @@
 
 One webhook per tenant: setting it again replaces the URL and secret (deliveries already
 written keep the URL they were written for). The secret is never returned; removing the
-webhook keeps the history of deliveries but stops those still pending.
+webhook keeps the history of deliveries but stops those still pending. A URL is set only if
+the `UrlGuard` passes it (see `guard`); the sender checks it again before every attempt.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ingest import store
 from ingest.store import Counted
 from pipelines.errors import PipelineError
 from pipelines.ingestion import Webhook, WebhookDelivery
+from pipelines.webhooks.guard import UrlGuard
 
 
 class WebhookNotFound(PipelineError):
@@ -25,8 +27,11 @@ class WebhookNotFound(PipelineError):
     http_status = 404
 
 
-def set_webhook(session: Session, *, tenant: str, url: str, secret: str) -> Webhook:
-    """Create or replace the tenant's webhook; commits."""
+def set_webhook(session: Session, *, tenant: str, url: str, secret: str,
+                guard: UrlGuard | None = None) -> Webhook:
+    """Create or replace the tenant's webhook; commits. Raises `WebhookUrlRefused` when
+    `guard` (strict by default) refuses the URL."""
+    (guard or UrlGuard()).check(url)
     hook = session.get(Webhook, tenant, with_for_update=True)
     if hook is None:
         hook = Webhook(tenant_id=tenant, url=url, secret=secret)

@@ -10,6 +10,10 @@ The body is the stored payload with `delivered_at` (this attempt's time) added, 
 JSON; `X-Lectern-Signature: sha256=<hex>` is the HMAC-SHA256 of those exact bytes with the
 webhook's current secret, `X-Lectern-Event-Id` the delivery id (the same on every attempt, for
 the receiver to drop duplicates) and `X-Lectern-Event` the event's name.
+
+Before each attempt the URL goes through the `UrlGuard` again (DNS may have changed since it
+was set): a refused URL is a failed attempt whose error is `refused: ` and the reason, retried
+like any other failure; an allowed one is connected to at the address the guard checked.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import Backoff
 from pipelines.ingestion import Webhook, WebhookDelivery
+from pipelines.webhooks.guard import Checked, UrlGuard, WebhookUrlRefused
 
 SIGNATURE_HEADER = "X-Lectern-Signature"
 EVENT_ID_HEADER = "X-Lectern-Event-Id"
@@ -72,13 +77,17 @@ class _Due:
 
 
 class WebhookSender:
-    """Sends the due deliveries of every tenant; `send_due` is the task of a `Periodic`."""
+    """Sends the due deliveries of every tenant; `send_due` is the task of a `Periodic`.
+
+    `guard` decides where it may send (the strict default refuses internal addresses);
+    `timeout_s` bounds each POST."""
 
     def __init__(self, sessions: sessionmaker[Session], *, policy: RetryPolicy | None = None,
-                 client: httpx.Client | None = None, batch: int = 20, timeout_s: float = 10.0,
-                 ) -> None:
+                 guard: UrlGuard | None = None, client: httpx.Client | None = None,
+                 batch: int = 20, timeout_s: float = 10.0) -> None:
         self._sessions = sessions
         self.policy = policy or RetryPolicy()
+        self.guard = guard or UrlGuard()
         self._client = client or httpx.Client(timeout=timeout_s, follow_redirects=False)
         self._batch = batch
         self._lease = timedelta(seconds=timeout_s * 3 + 5)
@@ -124,7 +133,15 @@ class WebhookSender:
                    "User-Agent": "lectern-webhooks"}
         attempt: dict[str, Any] = {"at": at.isoformat(), "status_code": None, "error": None}
         try:
-            response = self._client.post(delivery.url, content=body, headers=headers)
+            checked = self.guard.check(delivery.url)
+        except WebhookUrlRefused as exc:
+            attempt["error"] = f"refused: {exc.message}"[:500]
+            self._record(delivery.id, attempt, False)
+            return
+        try:
+            response = self._client.post(_pinned(checked), content=body,
+                                         headers={**headers, **_host_header(checked)},
+                                         extensions=_tls_name(checked))
             attempt["status_code"] = response.status_code
             ok = response.is_success
             if not ok:
@@ -151,3 +168,23 @@ class WebhookSender:
                 row.next_attempt_at = now + timedelta(
                     seconds=self.policy.delay(row.attempt_count))
             session.commit()
+
+
+def _pinned(checked: Checked) -> httpx.URL:
+    """The URL with its host replaced by the address the guard checked (if it checked one)."""
+    url = httpx.URL(checked.url)
+    return url if checked.address is None else url.copy_with(host=checked.address)
+
+
+def _host_header(checked: Checked) -> dict[str, str]:
+    """The `Host` header naming the URL's own host when the connection goes to its address."""
+    if checked.address is None:
+        return {}
+    return {"Host": httpx.URL(checked.url).netloc.decode("ascii")}
+
+
+def _tls_name(checked: Checked) -> dict[str, Any]:
+    """For https to a pinned address: the host name TLS must present and verify (SNI)."""
+    if checked.address is None or httpx.URL(checked.url).scheme != "https":
+        return {}
+    return {"sni_hostname": checked.host}

@@ -1,5 +1,6 @@
 """Webhook deliveries against a receiver on 127.0.0.1: written with the job's final state,
-signed, retried with backoff, and recorded attempt by attempt."""
+signed, retried with backoff, and recorded attempt by attempt. The receiver is on loopback,
+so these tests use a guard that allows private addresses (`OPEN`)."""
 
 from __future__ import annotations
 
@@ -11,18 +12,19 @@ from sqlalchemy import func, select
 from ingest.pipeline import IngestContext
 from pipelines import ingestion, webhooks
 from pipelines.ingestion import WebhookDelivery, Worker
-from pipelines.webhooks import RetryPolicy, WebhookSender
+from pipelines.webhooks import RetryPolicy, UrlGuard, WebhookSender
 from tests.support.fake_embedder import HashEmbedder
 from tests.support.job_queue import QueueDb
 from tests.support.webhook_receiver import Receiver
 
 SECRET = "s3cret-for-tests"
 FAST = RetryPolicy(max_attempts=5, initial_s=0.05, cap_s=0.2, jitter=0.0)
+OPEN = UrlGuard(allow_private=True)
 
 
 def _hook(db: QueueDb, url: str, tenant: str = "acme") -> None:
     with db.sessions() as session:
-        webhooks.set_webhook(session, tenant=tenant, url=url, secret=SECRET)
+        webhooks.set_webhook(session, tenant=tenant, url=url, secret=SECRET, guard=OPEN)
 
 
 def _deliveries(db: QueueDb, tenant: str = "acme") -> list[WebhookDelivery]:
@@ -43,7 +45,7 @@ def test_a_succeeded_job_is_delivered_once_and_signed(db: QueueDb) -> None:
         _hook(db, receiver.url)
         job = db.submit()
         assert Worker(db.sessions, IngestContext(embedder=HashEmbedder())).run_once()
-        sender = WebhookSender(db.sessions, policy=FAST)
+        sender = WebhookSender(db.sessions, guard=OPEN, policy=FAST)
         assert sender.send_due() == 1
         assert sender.send_due() == 0  # delivered: never sent again
         sender.close()
@@ -68,7 +70,7 @@ def test_a_failing_receiver_gets_retried_and_every_attempt_is_recorded(db: Queue
         _hook(db, receiver.url)
         db.submit()
         assert Worker(db.sessions, IngestContext(embedder=HashEmbedder())).run_once()
-        sender = WebhookSender(db.sessions, policy=FAST)
+        sender = WebhookSender(db.sessions, guard=OPEN, policy=FAST)
         _send_until_settled(sender, db)
         sender.close()
     [delivery] = _deliveries(db)
@@ -86,8 +88,9 @@ def test_a_receiver_that_keeps_failing_exhausts_the_attempts(db: QueueDb) -> Non
         _hook(db, receiver.url)
         db.submit()
         assert Worker(db.sessions, IngestContext(embedder=HashEmbedder())).run_once()
-        sender = WebhookSender(db.sessions, policy=RetryPolicy(max_attempts=2, initial_s=0.05,
-                                                                cap_s=0.05, jitter=0.0))
+        sender = WebhookSender(db.sessions, guard=OPEN,
+                               policy=RetryPolicy(max_attempts=2, initial_s=0.05,
+                                                  cap_s=0.05, jitter=0.0))
         _send_until_settled(sender, db)
         sender.close()
     [delivery] = _deliveries(db)
@@ -102,7 +105,8 @@ def test_an_unreachable_receiver_records_the_error(db: QueueDb) -> None:
     job = db.submit()
     with db.sessions() as session:
         ingestion.cancel_job(session, tenant="acme", job_id=job.id)
-    sender = WebhookSender(db.sessions, policy=RetryPolicy(max_attempts=1), timeout_s=2.0)
+    sender = WebhookSender(db.sessions, guard=OPEN, policy=RetryPolicy(max_attempts=1),
+                           timeout_s=2.0)
     assert sender.send_due() == 1
     sender.close()
     [delivery] = _deliveries(db)
@@ -117,7 +121,7 @@ def test_a_tenant_without_a_webhook_gets_nothing(db: QueueDb) -> None:
         job = db.submit(tenant="other")
         assert Worker(db.sessions, IngestContext(embedder=HashEmbedder())).run_once()
         assert db.job(job.id).status == "succeeded"
-        assert WebhookSender(db.sessions, policy=FAST).send_due() == 0
+        assert WebhookSender(db.sessions, guard=OPEN, policy=FAST).send_due() == 0
     assert receiver.received == []
     with db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
