@@ -22,7 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.settings_auth import AuthSettings
 from app.settings_drift import DriftSettings
-from app.settings_queued_llm import QueuedLLMSettings
+from app.settings_webhooks import WebhookSettings
 from ingest.embedding import DEFAULT_BATCH_SIZE
 from ingest.types import MAX_IMAGE_PIXELS, MAX_PAGES, MAX_UPLOAD_BYTES
 from pipelines.ingestion import DEFAULT_LEASE_SECONDS
@@ -195,7 +195,6 @@ class WorkerSettings(_Group):
     lease_seconds: float = Field(
         default=DEFAULT_LEASE_SECONDS, gt=0, validation_alias="LECTERN_JOB_LEASE_SECONDS")
     inprocess: bool = Field(default=True, validation_alias="LECTERN_INPROCESS_WORKER")
-    metrics_port: int | None = Field(default=None, ge=1, le=65535)  # `lectern worker`'s /metrics
 
 
 class SearchSettings(_Group):
@@ -248,7 +247,7 @@ class Settings(BaseModel):
     search: SearchSettings = Field(default_factory=SearchSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     drift: DriftSettings = Field(default_factory=DriftSettings)  # LECTERN_DRIFT_*
-    queued_llm: QueuedLLMSettings = Field(default_factory=QueuedLLMSettings)  # LECTERN_QUEUED_LLM_*
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)  # LECTERN_WEBHOOK_*
 
 
 def override(settings: Settings, **groups: Mapping[str, object]) -> Settings:

@@ -33,8 +33,7 @@ _CLAIM = text(
     """
     WITH next AS (
         SELECT id FROM jobs
-        WHERE kind <> 'extract'  -- extraction jobs have workers of their own (extract_queue)
-          AND (status = 'queued' OR (status = 'running' AND lease_expires_at < now()))
+        WHERE status = 'queued' OR (status = 'running' AND lease_expires_at < now())
         ORDER BY created_at
         FOR UPDATE SKIP LOCKED
         LIMIT 1
