@@ -1,4 +1,4 @@
-"""Text in the images of Office and ODT files: OCR'd and placed where each image sits.
+"""Text in the pictures of Office and ODT files: OCR'd and placed where each picture sits.
 
 The format readers stay pure: where a picture sits they write `image_mark(member)`, the name of
 the image's ZIP member between two private-use characters. `resolve_image_marks` then reads

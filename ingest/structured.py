@@ -4,8 +4,8 @@ One door for the formats whose text comes from their own structure rather than a
 ZIP containers are opened within `Limits.max_unpacked_bytes` first (`packages.open_package`),
 then the format's reader (`docx_pages`, `xlsx_pages`, `pptx_pages`, `odt_pages`, `html_pages`,
 `eml_pages`) gives one Markdown text per page: the document's recorded pages for DOCX and ODT,
-a sheet for XLSX, a slide for PPTX, page 1 for HTML and e-mail. Pictures in DOCX, PPTX and
-ODT files are read by OCR when an `ocr` is given, their text put where they sit
+a sheet for XLSX, a slide for PPTX, page 1 for HTML and e-mail. Pictures in DOCX, PPTX, ODT
+and XLSX files are read by OCR when an `ocr` is given, their text put where they sit
 (`embedded_images`); the readers only mark where they are.
 
 The format libraries raise whatever they meet in a damaged file (KeyError for a missing part,
@@ -71,7 +71,7 @@ def _reader(kind: StructuredKind, limits: Limits, ocr: PageOcr | None,
         if kind == "docx":
             pages = docx_pages(data)
         elif kind == "xlsx":
-            pages = xlsx_pages(data, limits)
+            pages = xlsx_pages(data, limits, archive)
         elif kind == "pptx":
             pages = pptx_pages(data, limits)
         else:

@@ -187,3 +187,25 @@ def test_odt_picture_under_pictures_is_read_where_it_is_anchored() -> None:
     (page,) = structured_pages(buffer.getvalue(), "odt", LIMITS, ocr=SerialOcr(TesseractOcr()))
     assert page.index("Before the plan.") < page.index(f"> {IMAGE_TEXT_LABEL} Fire exit")
     assert page.index("Fire exit on level 2") < page.index("After the plan.")
+
+
+def test_xlsx_picture_is_read_onto_its_own_sheet_after_the_table() -> None:
+    import openpyxl
+    from openpyxl.drawing.image import Image as SheetImage
+
+    workbook = openpyxl.Workbook()
+    first = workbook.active
+    assert first is not None
+    first.title = "Plan"
+    first.append(["Region", "Sales"])
+    first.append(["North", 3])
+    workbook.create_sheet("Other").append(["nothing pictured"])
+    pictured = workbook.create_sheet("Targets")
+    pictured.append(["Quarter"])
+    pictured.add_image(SheetImage(io.BytesIO(text_png(["Target margin 12 percent"]))), "C2")
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    pages = structured_pages(buffer.getvalue(), "xlsx", LIMITS, ocr=SerialOcr(TesseractOcr()))
+    assert [IMAGE_TEXT_LABEL in page for page in pages] == [False, False, True]
+    assert pages[2].endswith(f"> {IMAGE_TEXT_LABEL} Target margin 12 percent")
+    assert pages[2].index("| Quarter |") < pages[2].index(IMAGE_TEXT_LABEL)
