@@ -227,6 +227,33 @@ class Lectern:
         result: dict[str, Any] = self._json("POST", "/v1/extract", json=body)
         return result
 
+    # Answers, feedback and prompt variants
+
+    def feedback(self, answer_id: str, rating: Literal["up", "down"], *,
+                 comment: str | None = None) -> dict[str, Any]:
+        """Rate an answer (its `meta`'s `answer_id`) up or down; replaces earlier feedback."""
+        body = _params(rating=rating, comment=comment)
+        result: dict[str, Any] = self._json("POST", f"/v1/answers/{answer_id}/feedback",
+                                            json=body)
+        return result
+
+    def recorded_answer(self, answer_id: str) -> dict[str, Any]:
+        """What was recorded of an answer: prompt version, model, figures, feedback."""
+        result: dict[str, Any] = self._json("GET", f"/v1/answers/{answer_id}")
+        return result
+
+    def prompts(self) -> list[dict[str, Any]]:
+        """Every prompt with its versions and the live variants' weights."""
+        items: list[dict[str, Any]] = self._json("GET", "/v1/prompts")["prompts"]
+        return items
+
+    def prompt_report(self, name: str, *, since: str | None = None,
+                      until: str | None = None) -> dict[str, Any]:
+        """The comparison of prompt `name`'s versions on the tenant's answers."""
+        result: dict[str, Any] = self._json("GET", f"/v1/prompts/{name}/report",
+                                            params=_params(since=since, until=until))
+        return result
+
 
 def _params(**values: Any) -> dict[str, Any]:
     """The given values without those left None."""

@@ -34,6 +34,7 @@ from app.routes import (
     documents,
     evals,
     extract,
+    feedback,
     health,
     jobs,
     keys,
@@ -41,6 +42,7 @@ from app.routes import (
     openai_chat,
     openai_models,
     page_images,
+    prompts,
     search,
     usage,
     webhooks,
@@ -52,7 +54,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     health.router, documents.router, documents.collections_router, page_images.router,
     jobs.router, extract.router, ask.router, conversations.router, evals.router, search.router,
     usage.router, alerts.router, metrics.router, openai_chat.router, openai_models.router,
-    keys.router, webhooks.router, web_router)
+    keys.router, webhooks.router, feedback.router, prompts.router, web_router)
 """Every router the app serves; a new API area adds its module's `router` here."""
 
 

@@ -32,6 +32,8 @@ REQUEST_EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
         "messages": [{"role": "user", "content": "What was revenue in 2023?"}]}},
     ("post", "/v1/embeddings"): {"application/json": {
         "model": "lectern-embedding", "input": ["What was revenue in 2023?"]}},
+    ("post", "/v1/answers/{answer_id}/feedback"): {"application/json": {
+        "rating": "down", "comment": "cited the wrong year"}},
 }
 """Examples per (method, path) and content type, where the body's schema has none."""
 

@@ -23,6 +23,7 @@ from app.cli import evals as cli_evals
 from app.cli import extract as cli_extract
 from app.cli import ingest as cli_ingest
 from app.cli import mcp as cli_mcp
+from app.cli import prompts as cli_prompts
 from app.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ db_cli = typer.Typer(no_args_is_help=True, help="Database schema.")
 keys_cli = typer.Typer(no_args_is_help=True, help="API keys (stored hashed).")
 cli.add_typer(db_cli, name="db")
 cli.add_typer(keys_cli, name="keys")
+cli.add_typer(cli_prompts.prompts_cli, name="prompts")
 cli.command("ingest")(cli_ingest.ingest)
 cli.command("ask")(cli_ask.ask)
 cli.command("extract")(cli_extract.extract)
@@ -119,6 +121,7 @@ def serve(
     try:
         config = uvicorn_config(create_app(container), settings.web)
         _finish_after_stop_signals()
+        _reload_prompts_on_sighup(container)
         uvicorn.Server(config).run()
     finally:
         if workers is not None:
@@ -140,6 +143,21 @@ def _serve_workers(settings: Settings, inprocess: bool) -> None:
         raise typer.Exit(1) from None
     if status:
         raise typer.Exit(status)
+
+
+def _reload_prompts_on_sighup(container: Container) -> None:
+    """SIGHUP re-reads the LLM config's prompt variants at once (they are re-read on their own
+    within seconds of the file changing, too). With `--workers N`, uvicorn's supervisor owns
+    SIGHUP and restarts the workers, which read the config anew."""
+    reload = getattr(container.prompts.variants, "reload", None)
+    if reload is None or not hasattr(signal, "SIGHUP"):
+        return
+
+    def _on_hup(signum: int, frame: FrameType | None) -> None:
+        log.info("received SIGHUP; re-reading the LLM config's prompt variants")
+        threading.Thread(target=reload, name="prompt-variants-reload", daemon=True).start()
+
+    signal.signal(signal.SIGHUP, _on_hup)
 
 
 def _finish_after_stop_signals() -> None:
