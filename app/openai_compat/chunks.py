@@ -9,7 +9,11 @@ sources travel in the extension field `sources` (the objects `/v1/ask` sends): o
 with `finish_reason`, and on the message of a whole completion. OpenAI's clients keep unknown
 fields, so they can read them or ignore them. A failover to another model mid-stream is
 invisible: the text just continues. A stream that breaks after text was sent ends with an
-error object (`{"error": ...}`, OpenAI's shape) instead of the last chunk.
+error object (`{"error": ...}`, OpenAI's shape) instead of the last chunk. A gateway model's
+tool calls are `tool_calls` on the message of a whole completion, and in a stream one
+`delta.tool_calls` chunk per piece the provider sent, in its order (the call's `index`, its
+`id`, `type` and function `name` with its first piece, then `arguments` pieces), ending with
+`finish_reason: "tool_calls"`, as OpenAI streams them.
 """
 
 from __future__ import annotations
@@ -29,15 +33,34 @@ from pipelines.llm import (
     StreamFailed,
     TextDelta,
     TokenUsage,
+    ToolCall,
+    ToolCallDelta,
 )
 
 Chunk = dict[str, Any]
 
 
 def finish_reason(reason: str | None) -> str:
-    """OpenAI's finish reason: `length` when the output cap cut the reply, else `stop`
-    (lectern's `insufficient_evidence` included)."""
-    return "length" if reason == "length" else "stop"
+    """OpenAI's finish reason: `length` when the output cap cut the reply, `tool_calls` when
+    the model called tools, else `stop` (lectern's `insufficient_evidence` included)."""
+    return reason if reason in ("length", "tool_calls") else "stop"
+
+
+def tool_calls_of(calls: tuple[ToolCall, ...]) -> list[dict[str, Any]]:
+    """A reply's tool calls as OpenAI's message has them."""
+    return [{"id": c.id, "type": "function",
+             "function": {"name": c.name, "arguments": c.arguments}} for c in calls]
+
+
+def tool_call_delta(piece: ToolCallDelta) -> dict[str, Any]:
+    """One streamed piece of a tool call as OpenAI's `delta.tool_calls` entry."""
+    entry: dict[str, Any] = {"index": piece.index}
+    if piece.id is not None:
+        entry |= {"id": piece.id, "type": "function"}
+    function: dict[str, str] = {"arguments": piece.arguments}
+    if piece.name is not None:
+        function = {"name": piece.name, **function}
+    return {**entry, "function": function}
 
 
 def usage_of(input_tokens: int, output_tokens: int) -> dict[str, int]:
@@ -90,6 +113,12 @@ class Chunks:
                 "usage": usage}
 
 
+def _called(reason: str | None) -> str | None:
+    """The finish reason of a reply that made tool calls: `tool_calls`, as OpenAI says, also
+    from servers that say `stop` (a cut-off `length` stays)."""
+    return reason if reason == "length" else "tool_calls"
+
+
 def _usage(usage: TokenUsage) -> dict[str, int]:
     return usage_of(usage.input_tokens, usage.output_tokens)
 
@@ -97,6 +126,7 @@ def _usage(usage: TokenUsage) -> dict[str, int]:
 async def gateway_chunks(events: AsyncIterator[RouterEvent], chunks: Chunks
                          ) -> AsyncGenerator[Chunk, None]:
     """The router's stream as chunks (see the module docstring)."""
+    called = False
     async for event in events:
         if isinstance(event, Started):
             chunks.model = event.served.model
@@ -104,8 +134,12 @@ async def gateway_chunks(events: AsyncIterator[RouterEvent], chunks: Chunks
         elif isinstance(event, TextDelta):
             if event.text:
                 yield chunks.chunk({"content": event.text})
+        elif isinstance(event, ToolCallDelta):
+            called = True
+            yield chunks.chunk({"tool_calls": [tool_call_delta(event)]})
         elif isinstance(event, Finished):
-            for chunk in chunks.ending(event.finish_reason, _usage(event.usage)):
+            reason = _called(event.finish_reason) if called else event.finish_reason
+            for chunk in chunks.ending(reason, _usage(event.usage)):
                 yield chunk
             return
         elif isinstance(event, StreamFailed):
@@ -117,7 +151,13 @@ async def gateway_chunks(events: AsyncIterator[RouterEvent], chunks: Chunks
 def gateway_completion(reply: RoutedCompletion, chunks: Chunks) -> Chunk:
     """A gateway model's whole reply as a `chat.completion`."""
     chunks.model = reply.served.model
-    return chunks.completion(reply.text, reply.finish_reason, _usage(reply.usage))
+    if not reply.tool_calls:
+        return chunks.completion(reply.text, reply.finish_reason, _usage(reply.usage))
+    body = chunks.completion(reply.text, _called(reply.finish_reason), _usage(reply.usage),
+                             tool_calls=tool_calls_of(reply.tool_calls))
+    message = body["choices"][0]["message"]
+    message["content"] = reply.text or None  # as OpenAI: null beside tool calls
+    return body
 
 
 async def rag_chunks(events: AsyncIterator[AnswerEvent], chunks: Chunks

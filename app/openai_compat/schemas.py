@@ -3,13 +3,20 @@ SDKs send them, and what lectern makes of each field.
 
 Unknown fields are ignored, as clients send fields of newer API versions. Fields lectern
 cannot honour are refused with 400 naming them rather than silently dropped, where dropping
-would change the reply a client relies on: `n` > 1, `stop`, `tools`/`functions` (the
-provider seam carries neither tool definitions nor tool calls back), `logprobs`, a
-`response_format` of `json_object` (the seam has structured output by schema only), content
-parts other than text, and `tool` messages. Sampling knobs that only shape the randomness
+would change the reply a client relies on: `n` > 1 (one choice per request), `logprobs` (no
+provider returns them), the legacy `functions` / `function_call` and `function` messages
+(deprecated by OpenAI for `tools`; mapping them would need the reply translated back into
+`function_call` and their messages carry no call id, so a client is told to send `tools`),
+tools other than function tools, and content parts other than text.
+
+Passed on to gateway models: `tools` with `tool_choice` and `parallel_tool_calls`, `tool`
+messages and assistant messages with `tool_calls`, `stop` (a string or up to 4), and
+`response_format` `json_object` (JSON mode) or `json_schema`; only models whose provider can
+do them serve such a request. RAG models refuse tools, tool
+messages and `stop` (`refuse_for_rag`). Sampling knobs that only shape the randomness
 (`top_p`, `presence_penalty`, `frequency_penalty`, `seed`, `logit_bias`) and bookkeeping ones
-(`user`, `metadata`, `store`, `service_tier`, `parallel_tool_calls`) are accepted and not
-passed on: the router's provider requests have no place for them.
+(`user`, `metadata`, `store`, `service_tier`) are accepted and not passed on: the router's
+provider requests have no place for them.
 """
 
 from __future__ import annotations
@@ -20,9 +27,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.errors import ApiError
 from app.fields import Text
-from pipelines.llm import Message, Role
+from pipelines.llm import Message, Role, ToolCall, ToolUse
 
 MAX_MESSAGES = 500
+MAX_TOOLS = 128
+"""OpenAI's own limit on the tools of one request."""
+MAX_STOP = 4
 
 
 class _Lenient(BaseModel):
@@ -36,12 +46,34 @@ class ContentPart(_Lenient):
     text: Text | None = None
 
 
+class FunctionCall(_Lenient):
+    """The function of a tool call: its name and the model's arguments (JSON text)."""
+
+    name: Text
+    arguments: Text
+
+
+class ToolCallIn(_Lenient):
+    """A tool call of an earlier assistant message, as the model made it."""
+
+    id: Annotated[Text, Field(min_length=1)]
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
 class ChatMessage(_Lenient):
-    """A message; `developer` is OpenAI's newer name for `system`."""
+    """A message; `developer` is OpenAI's newer name for `system`. A `tool` message answers
+    the tool call `tool_call_id` of an earlier assistant message."""
 
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: Text | list[ContentPart] | None = None
-    tool_calls: list[dict[str, Any]] | None = None
+    tool_calls: list[ToolCallIn] | None = None
+    tool_call_id: Text | None = None
+
+    @property
+    def uses_tools(self) -> bool:
+        """Whether the message is a tool call or a tool's result."""
+        return self.role == "tool" or bool(self.tool_calls)
 
 
 class StreamOptions(_Lenient):
@@ -70,9 +102,12 @@ class ChatBody(_Lenient):
     max_completion_tokens: Annotated[int | None, Field(ge=1)] = None
     temperature: Annotated[float | None, Field(ge=0, le=2)] = None
     n: Annotated[int | None, Field(ge=1)] = None
-    stop: str | list[str] | None = None
-    tools: list[dict[str, Any]] | None = None
+    stop: Text | Annotated[list[Text], Field(max_length=MAX_STOP)] | None = None
+    tools: Annotated[list[dict[str, Any]] | None, Field(max_length=MAX_TOOLS)] = None
+    tool_choice: Literal["none", "auto", "required"] | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
     functions: list[dict[str, Any]] | None = None
+    function_call: str | dict[str, Any] | None = None
     response_format: ResponseFormat | None = None
     logprobs: bool | None = None
     top_logprobs: int | None = None
@@ -92,13 +127,41 @@ class ChatBody(_Lenient):
         rf = self.response_format
         return rf.json_schema if rf is not None and rf.type == "json_schema" else None
 
+    @property
+    def json_object(self) -> bool:
+        """Whether JSON mode (`response_format` `json_object`) is asked for."""
+        return self.response_format is not None and self.response_format.type == "json_object"
+
+    def stop_sequences(self) -> tuple[str, ...]:
+        """`stop` as a tuple (empty strings dropped: they stop nothing)."""
+        stop = [self.stop] if isinstance(self.stop, str) else self.stop or []
+        return tuple(s for s in stop if s)
+
+    def tool_use(self) -> ToolUse | None:
+        """The tools offered, with `tool_choice` and `parallel_tool_calls`; None without
+        tools. 400 for a tool that is not a named function tool (the seam carries function
+        calls only)."""
+        if not self.tools:
+            if self.tool_choice is not None and self.tool_choice != "none":
+                raise ApiError(400, "invalid_request", "tool_choice needs tools",
+                               param="tool_choice")
+            return None
+        for i, tool in enumerate(self.tools):
+            function = tool.get("function")
+            if tool.get("type") != "function" or not isinstance(function, dict) or not (
+                    isinstance(function.get("name"), str) and function["name"]):
+                raise ApiError(400, "unsupported_parameter", f"tools.{i}: only function tools "
+                               "(type function, with a function name) are supported",
+                               param=f"tools.{i}")
+        return ToolUse(tuple(self.tools), self.tool_choice, self.parallel_tool_calls)
+
     def refuse_unsupported(self) -> None:
-        """400 `unsupported_parameter` naming the first field lectern cannot honour."""
-        refused = [("n", (self.n or 1) > 1), ("stop", bool(self.stop)),
-                   ("tools", bool(self.tools)), ("functions", bool(self.functions)),
+        """400 `unsupported_parameter` naming the first field lectern cannot honour for any
+        model."""
+        refused = [("n", (self.n or 1) > 1),
+                   ("functions", bool(self.functions) or self.function_call is not None),
                    ("logprobs", bool(self.logprobs) or bool(self.top_logprobs))]
         rf = self.response_format
-        refused.append(("response_format", rf is not None and rf.type == "json_object"))
         if rf is not None and rf.type == "json_schema" and rf.json_schema is None:
             raise ApiError(400, "invalid_request", "response_format of type json_schema "
                            "needs its json_schema", param="response_format")
@@ -107,30 +170,60 @@ class ChatBody(_Lenient):
                 raise ApiError(400, "unsupported_parameter", f"{param}: {_WHY[param]}",
                                param=param)
 
+    def refuse_for_rag(self) -> None:
+        """400 for what a RAG model cannot honour: it answers the question from the sources,
+        in text with `[n]` citations, and calls no tools."""
+        if self.tools or (self.tool_choice is not None and self.tool_choice != "none"):
+            raise ApiError(400, "unsupported_parameter", "tools: RAG models (lectern-rag) "
+                           "answer from the sources and call no tools; send tools to a "
+                           "gateway model (GET /v1/models lists them)", param="tools")
+        if self.stop_sequences():
+            raise ApiError(400, "unsupported_parameter", "stop: RAG models answer with "
+                           "citations and take no stop sequences", param="stop")
+        for i, message in enumerate(self.messages):
+            if message.uses_tools:
+                raise ApiError(400, "unsupported_parameter", f"messages.{i}: RAG models "
+                               "take no tool calls or tool messages", param=f"messages.{i}")
+        rf = self.response_format
+        if rf is not None and rf.type != "text":
+            raise ApiError(400, "unsupported_parameter", "response_format: RAG models answer "
+                           "in text with [n] citations", param="response_format")
+
     def to_messages(self) -> list[Message]:
-        """The messages as the router takes them: text only, `developer` as `system`."""
+        """The messages as the router takes them: text, `developer` as `system`, tool calls
+        and tool results as the client sent them."""
         return [_message(i, m) for i, m in enumerate(self.messages)]
 
 
 _WHY = {
     "n": "lectern returns one choice per request",
-    "stop": "stop sequences cannot be passed to lectern's providers",
-    "tools": "lectern's provider seam carries no tool definitions or tool calls",
-    "functions": "lectern's provider seam carries no function definitions or calls",
+    "functions": "the legacy functions and function_call are not supported; send them as "
+                 "tools and tool_choice",
     "logprobs": "lectern's providers return no log probabilities",
-    "response_format": "json_object is not supported; give a json_schema instead",
 }
 
 
 def _message(index: int, message: ChatMessage) -> Message:
-    """One message as text; 400 for tool messages, tool calls and non-text parts."""
-    if message.role == "tool" or message.role == "function" or message.tool_calls:
-        raise ApiError(400, "unsupported_parameter", f"messages.{index}: tool messages and "
-                       "tool calls are not supported", param=f"messages.{index}")
+    """One message; 400 for legacy `function` messages, a `tool` message without its call id,
+    and non-text parts."""
+    if message.role == "function":
+        raise ApiError(400, "unsupported_parameter", f"messages.{index}: legacy function "
+                       "messages are not supported; send tool messages with tool_call_id",
+                       param=f"messages.{index}")
+    if message.role == "tool" and not message.tool_call_id:
+        raise ApiError(400, "invalid_request", f"messages.{index}: a tool message needs the "
+                       "tool_call_id it answers", param=f"messages.{index}.tool_call_id")
     role: Role = "system" if message.role == "developer" else message.role
-    content = message.content
+    calls = tuple(ToolCall(c.id, c.function.name, c.function.arguments)
+                  for c in message.tool_calls or ()) if role == "assistant" else ()
+    call_id = message.tool_call_id if role == "tool" else None
+    return Message(role, _text(index, message.content), calls, call_id)
+
+
+def _text(index: int, content: str | list[ContentPart] | None) -> str:
+    """A message's content as text; 400 for parts other than text."""
     if content is None or isinstance(content, str):
-        return Message(role, content or "")
+        return content or ""
     texts = []
     for part in content:
         if part.type != "text" or part.text is None:
@@ -138,7 +231,7 @@ def _message(index: int, message: ChatMessage) -> Message:
                            f"text parts are supported, not {part.type!r}",
                            param=f"messages.{index}.content")
         texts.append(part.text)
-    return Message(role, "".join(texts))
+    return "".join(texts)
 
 
 class EmbeddingsBody(_Lenient):

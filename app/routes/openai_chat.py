@@ -7,7 +7,9 @@ resolve the model name (`pipelines.chat.resolve_model`: 404 for an unknown one),
   conversation's last question answered over the tenant's corpus with `[n]` citations, the
   earlier turns as history; the sources ride in the extension field `sources`;
 - a gateway model (a configured model id, or `tier:<tier>`): `Gateway.complete` / `stream`,
-  the messages passed through the cost router as sent, no retrieval.
+  the messages passed through the cost router as sent, no retrieval; `tools` (with
+  `tool_choice`, `parallel_tool_calls`), tool messages, `stop` and `response_format` go along
+  to the models whose provider takes them, and the model's tool calls come back.
 
 `"stream": true` answers `chat.completion.chunk`s as SSE `data:` lines ending with
 `data: [DONE]`. Errors before any text (a bad body 400, no model 503, budget 402, provider
@@ -53,18 +55,19 @@ async def chat_completions(body: ChatBody, request: Request, container: Containe
     """A chat completion in OpenAI's format, streamed or whole (see the module docstring)."""
     body.refuse_unsupported()
     model = resolve_model(body.model, gateway)
-    messages = body.to_messages()
     request_id = getattr(request.state, "request_id", None) or uuid.uuid4().hex
     chunks = Chunks(f"chatcmpl-{request_id}", body.model, body.include_usage)
     if isinstance(model, RagModel):
-        return await _rag(body, model, messages, chunks, container, session, tenant,
+        body.refuse_for_rag()
+        return await _rag(body, model, body.to_messages(), chunks, container, session, tenant,
                           request_id)
     schema = body.json_schema()
     call = route_request(
-        tenant, messages, max_tokens=body.output_tokens,
+        tenant, body.to_messages(), max_tokens=body.output_tokens,
         temperature=DEFAULT_TEMPERATURE if body.temperature is None else body.temperature,
         json_schema=None if schema is None else schema.schema_,
-        schema_name="output" if schema is None else schema.name, request_id=request_id)
+        schema_name="output" if schema is None else schema.name, request_id=request_id,
+        json_object=body.json_object, tools=body.tool_use(), stop=body.stop_sequences())
     if body.stream:
         stream = await gateway.stream(model, call)
         return OpenAIEventSource(gateway_chunks(stream, chunks), stream, ping=PING_INTERVAL_S)
@@ -75,9 +78,6 @@ async def _rag(body: ChatBody, model: RagModel, messages: list[Message], chunks:
                container: ContainerDep, session: SessionDep, tenant: str,
                request_id: str) -> Response:
     """A RAG model's answer: streamed chunks, or one completion whose message has sources."""
-    if body.response_format is not None and body.response_format.type != "text":
-        raise ApiError(400, "unsupported_parameter", "response_format: RAG models answer in "
-                       "text with [n] citations", param="response_format")
     events = await answer_chat(
         session, container.session_factory, tenant=tenant, model=model, messages=messages,
         embedder=container.embedder, router=container.llm_router, request_id=request_id,

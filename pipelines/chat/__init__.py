@@ -3,7 +3,9 @@
 A chat request names a model. A RAG model answers the conversation as a question over the
 tenant's corpus, with `[n]` citations and sources (`rag`: on top of
 `pipelines.conversation`); a gateway model is a plain completion through the cost router,
-with its fallback, breakers, budget, ledger and cache and without retrieval (`gateway`).
+with its fallback, breakers, budget, ledger and cache and without retrieval, carrying the
+client's tools, tool messages, stop sequences and JSON mode to the models that take them
+(`gateway`).
 
 Public API:
 

@@ -19,6 +19,11 @@ config; the task here is `chat`, which no configuration names), and it is not th
 answerer (which only answers from sources). Each of these routers has its own circuit
 breakers: a provider failing here opens its breaker for the gateway, not for `/v1/ask`, like
 the OCR cleaner's router of its own.
+
+Tools, tool messages and `stop` go only to models whose provider takes them (the router's
+capability filter); when no model a name routes to can, the request is the client's mistake
+(400 `tools_unsupported` / `stop_unsupported`, naming the field), not a missing model. A call
+with tools or tool messages bypasses the answer cache, which keeps text and not tool calls.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from typing import Any
 from pipelines.chat.errors import InvalidChatRequest
 from pipelines.chat.stream import ChatStream, start_stream
 from pipelines.llm import (
+    NO_STOP,
+    NO_TOOLS,
     CacheQuery,
     Message,
     ModelConfig,
@@ -40,6 +47,7 @@ from pipelines.llm import (
     RoutedCompletion,
     Router,
     RouteRequest,
+    ToolUse,
 )
 
 TASK = "chat"
@@ -48,6 +56,9 @@ PROMPT = "openai-chat"
 """The prompt ref of a gateway call: the client's messages, passed through as sent."""
 TIER_PREFIX = "tier:"
 _TOO_LONG = "exceeds the context window"
+_CAPABILITIES = {NO_TOOLS: ("tools", "tools_unsupported", "tool calling"),
+                 NO_STOP: ("stop", "stop_unsupported", "stop sequences")}
+"""Skip reason → (the request field, the error code, the capability's name)."""
 
 
 @dataclass(frozen=True)
@@ -162,24 +173,39 @@ def _fail_or_fall_back(exc: ProviderError | NoProviderAvailable, *, last: bool) 
             "the messages and max_tokens do not fit the context window of any model this "
             "name routes to", param="messages", code="context_length_exceeded",
             skipped=skipped) from exc
+    if isinstance(skipped, dict) and skipped and all(
+            reason in _CAPABILITIES for reason in skipped.values()):
+        param, code, capability = _CAPABILITIES[next(iter(skipped.values()))]
+        raise InvalidChatRequest(
+            f"{param}: no model this name routes to supports {capability} "
+            f"({', '.join(f'{m}: {r}' for m, r in skipped.items())})", param=param, code=code,
+            skipped=skipped) from exc
     raise exc
 
 
 def route_request(tenant: str, messages: Sequence[Message], *, max_tokens: int | None,
                   temperature: float, json_schema: dict[str, Any] | None = None,
-                  schema_name: str = "output", request_id: str) -> RouteRequest:
-    """The router call of a gateway completion: task `chat`, the messages as sent.
+                  schema_name: str = "output", request_id: str, json_object: bool = False,
+                  tools: ToolUse | None = None, stop: Sequence[str] = ()) -> RouteRequest:
+    """The router call of a gateway completion: task `chat`, the messages as sent, with the
+    client's tools, stop sequences and JSON mode.
 
     The answer cache serves it only at temperature 0, where one reply stands for every
-    other; its key is a hash of everything that shapes the reply (messages, output cap,
-    schema) plus, as always, the prompt ref and the model. `request_id` ties the ledger rows
-    of every router of a chain together."""
+    other, and never with tools or tool messages (a cached reply is text, without the tool
+    calls a client would wait for); its key is a hash of everything that shapes the reply
+    (messages, output cap, schema or JSON mode, stop sequences) plus, as always, the prompt
+    ref and the model. `request_id` ties the ledger rows of every router of a chain
+    together."""
     cache = None
-    if temperature == 0:
-        material = {"messages": [[m.role, m.content] for m in messages],
-                    "max_tokens": max_tokens, "schema": json_schema, "schema_name": schema_name}
+    if temperature == 0 and tools is None and not any(m.uses_tools for m in messages):
+        material: dict[str, Any] = {
+            "messages": [[m.role, m.content] for m in messages], "max_tokens": max_tokens,
+            "schema": json_schema, "schema_name": schema_name}
+        if json_object or stop:  # only then: earlier keys stay valid
+            material |= {"json_object": json_object, "stop": list(stop)}
         blob = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         cache = CacheQuery(hashlib.sha256(blob.encode()).hexdigest(), ())
     return RouteRequest(TASK, tenant, tuple(messages), prompt=PROMPT, max_tokens=max_tokens,
                         temperature=temperature, json_schema=json_schema,
-                        schema_name=schema_name, request_id=request_id, cache=cache)
+                        schema_name=schema_name, request_id=request_id, cache=cache,
+                        json_object=json_object, tools=tools, stop=tuple(stop))

@@ -214,7 +214,7 @@ def test_errors_take_openais_shape_on_these_routes_only(server: AskServer) -> No
 
     def tools() -> Any:
         return sdk(server).chat.completions.create(
-            model="tier:mid", messages=CHAT,
+            model="lectern-rag", messages=CHAT,
             tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}])
 
     def bad_body() -> Any:
