@@ -199,7 +199,8 @@ def build_container(
         loaded = embedder or load_embedder(settings)
         check_embedding_dimension(loaded, settings)
         llm = build_llm(engine, os.environ, config_file=settings.llm.config_file, config=llm_config,
-                        providers=llm_providers, embedder=loaded)
+                        providers=llm_providers, embedder=loaded,
+                        cleanup_wait=settings.queued_llm.cleanup_wait())
         queue_depth = QueueDepth(sessions)
         llm.registry.register(queue_depth)
         return Container(

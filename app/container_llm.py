@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import Engine
 
 from ingest.embedding import Embedder
-from pipelines.ingestion import RouterTextCleaner, own_providers
+from pipelines.ingestion import ProviderWait, RouterTextCleaner, own_providers
 from pipelines.llm import (
     AnswerCache,
     Budget,
@@ -60,10 +60,12 @@ class LLMParts:
 def build_llm(engine: Engine, environ: Mapping[str, str], *, config_file: Path | None = None,
               config: LLMConfig | None = None,
               providers: Mapping[str, ChatProvider] | None = None,
-              embedder: Embedder | None = None) -> LLMParts:
+              embedder: Embedder | None = None,
+              cleanup_wait: ProviderWait | None = None) -> LLMParts:
     """Build the router and its parts. `config` (else `config_file`, else the environment)
     chooses the models; `providers` replaces the built ones (tests); `embedder` (the corpus
-    embedder) enables the semantic answer cache."""
+    embedder) enables the semantic answer cache; `cleanup_wait` bounds how long OCR cleanup
+    waits for a provider in an outage."""
     watched = None if config is not None else config_file or (
         Path(environ["LECTERN_CONFIG"]) if environ.get("LECTERN_CONFIG") else None)
     config = config or load_config(config_file, environ)
@@ -93,7 +95,8 @@ def build_llm(engine: Engine, environ: Mapping[str, str], *, config_file: Path |
     main = router(providers)
     cleaner: RouterTextCleaner | None = None
     if RouterTextCleaner(main).available():
-        cleaner = RouterTextCleaner(router(own_providers(config, providers, environ)))
+        cleaner = RouterTextCleaner(router(own_providers(config, providers, environ)),
+                                    wait=cleanup_wait)
     models = ", ".join(f"{m.id} ({m.provider}, {m.tier})" for m in config.models
                        if m.provider in providers)
     log.info("LLM models: %s; OCR cleanup %s", models, "on" if cleaner else "off")

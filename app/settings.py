@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.settings_auth import AuthSettings
 from app.settings_drift import DriftSettings
+from app.settings_queued_llm import QueuedLLMSettings
 from app.settings_webhooks import WebhookSettings
 from ingest.embedding import DEFAULT_BATCH_SIZE
 from ingest.types import MAX_IMAGE_PIXELS, MAX_PAGES, MAX_UPLOAD_BYTES
@@ -247,6 +248,7 @@ class Settings(BaseModel):
     search: SearchSettings = Field(default_factory=SearchSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     drift: DriftSettings = Field(default_factory=DriftSettings)  # LECTERN_DRIFT_*
+    queued_llm: QueuedLLMSettings = Field(default_factory=QueuedLLMSettings)  # LECTERN_QUEUED_LLM_*
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)  # LECTERN_WEBHOOK_*
 
 

@@ -6,6 +6,12 @@ Thin: read the request, call `pipelines.extract`, return its result. The JSON bo
 Schema as text), optionally `collection` and `max_attempts`, and the file is ingested first.
 The LLM router is the container's `llm_router`; when none of its models can return structured
 output, extraction answers 503 with how to configure one.
+
+A batch (`"document_ids": [...]` or `"collection": "x"`), or any JSON request with
+`"async": true`, is queued as one job instead (202 with the job); the extraction workers run
+it and wait out a provider outage instead of failing, and `GET /v1/extract/jobs/{id}` shows
+its progress (documents done of total) and one result per document, each the same
+`ExtractionOut` as the synchronous answer.
 """
 
 from __future__ import annotations
@@ -13,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from starlette.datastructures import UploadFile
@@ -27,10 +34,14 @@ from app.uploads import read_bounded
 from pipelines.extract import (
     DEFAULT_MAX_ATTEMPTS,
     MAX_ATTEMPTS_LIMIT,
+    MAX_JOB_DOCUMENTS,
     SCHEMAS,
+    ExtractionJob,
     extract_document,
     extract_text,
     extract_upload,
+    get_extraction_job,
+    submit_extraction,
 )
 
 router = APIRouter(prefix="/v1", tags=["extract"])
@@ -40,6 +51,10 @@ _BODIES = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": {"type": "object", "required": ["schema"], "properties": {
         "schema": {"oneOf": [{"type": "string", "enum": list(SCHEMAS)}, {"type": "object"}]},
         "document_id": {"type": "string", "format": "uuid"}, "text": {"type": "string"},
+        "document_ids": {"type": "array", "items": {"type": "string", "format": "uuid"},
+                         "minItems": 1, "maxItems": MAX_JOB_DOCUMENTS},
+        "collection": {"type": "string"},
+        "async": {"type": "boolean", "description": "queue a job (202) instead of waiting"},
         "max_attempts": {"type": "integer", "minimum": 1, "maximum": MAX_ATTEMPTS_LIMIT},
         "accept_invalid": {"type": "boolean"}}}},
     "multipart/form-data": {"schema": {"type": "object", "required": ["file", "schema"],
@@ -50,21 +65,33 @@ _BODIES = {"requestBody": {"required": True, "content": {
 
 
 class ExtractBody(BaseModel):
-    """The JSON request: a schema and exactly one of `document_id` or `text`."""
+    """The JSON request: a schema and exactly one of `document_id`, `text`, `document_ids`
+    or `collection` (the last two are always a job, the first two with `async`)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     target: Text | JsonObject = Field(alias="schema")
     document_id: uuid.UUID | None = None
     text: Text | None = Field(None, max_length=MAX_TEXT_CHARS)
+    document_ids: list[uuid.UUID] | None = Field(None, min_length=1,
+                                                 max_length=MAX_JOB_DOCUMENTS)
+    collection: Text | None = None
+    queued: bool = Field(False, alias="async")
     max_attempts: int = Field(DEFAULT_MAX_ATTEMPTS, ge=1, le=MAX_ATTEMPTS_LIMIT)
     accept_invalid: bool = False
 
     @model_validator(mode="after")
     def _one_source(self) -> ExtractBody:
-        if (self.document_id is None) == (self.text is None):
-            raise ValueError("give exactly one of document_id or text")
+        given = [self.document_id, self.text, self.document_ids, self.collection]
+        if sum(x is not None for x in given) != 1:
+            raise ValueError("give exactly one of document_id, text, document_ids or "
+                             "collection")
         return self
+
+    @property
+    def as_job(self) -> bool:
+        """Whether the request is queued as a job."""
+        return self.queued or self.document_ids is not None or self.collection is not None
 
 
 class EvidenceOut(BaseModel):
@@ -97,6 +124,57 @@ class ExtractionOut(BaseModel):
     truncated: bool
     request_id: str
     errors: list[dict[str, Any]] = Field(description="the last validation errors when invalid")
+
+
+class DocumentResultOut(BaseModel):
+    """One document of an extraction job: `status` succeeded (with `extraction`) or failed
+    (with `error`); `document_id` is null for a job over raw text."""
+
+    document_id: uuid.UUID | None
+    status: str
+    extraction: ExtractionOut | None
+    error: dict[str, Any] | None
+
+
+class DocumentsProgress(BaseModel):
+    """How many of the job's documents are done."""
+
+    documents_done: int
+    documents_total: int | None
+
+
+class ExtractJobOut(BaseModel):
+    """An extraction job: `status` queued, running, succeeded, failed or cancelled; `stage`
+    says what it does now (e.g. "waiting for a provider ..." during an outage); `results`
+    holds one entry per document done so far, in request order."""
+
+    id: uuid.UUID
+    kind: str = "extract"
+    status: str
+    stage: str | None
+    progress: DocumentsProgress
+    error: dict[str, Any] | None
+    attempts: int
+    schema_name: str = Field(alias="schema", description="the named schema, or `custom`")
+    results: list[DocumentResultOut]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    @classmethod
+    def of(cls, found: ExtractionJob) -> ExtractJobOut:
+        """Build from a job, its request and results."""
+        job, schema = found.job, found.request.get("schema")
+        return cls(id=job.id, status=job.status, stage=job.stage,
+                   progress=DocumentsProgress(documents_done=job.pages_done or 0,
+                                              documents_total=job.pages_total),
+                   error=job.error, attempts=job.attempts or 0,
+                   schema_name=schema if isinstance(schema, str) else "custom",
+                   results=[DocumentResultOut.model_validate(r) for r in found.results],
+                   created_at=job.created_at, started_at=job.started_at,
+                   finished_at=job.finished_at)
 
 
 def _form_schema(raw: Any) -> str | dict[str, Any]:
@@ -138,11 +216,14 @@ async def _from_form(request: Request, container: ContainerDep, tenant: str) -> 
     return ExtractionOut.model_validate(result.to_dict())
 
 
-@router.post("/extract", openapi_extra=_BODIES)
+@router.post("/extract", openapi_extra=_BODIES, responses={
+    202: {"model": ExtractJobOut, "description": "a batch or `async` request, queued"}})
 async def extract(
-    request: Request, container: ContainerDep, session: SessionDep, tenant: TenantDep
-) -> ExtractionOut:
-    """Extract a named schema or a JSON Schema from a document, raw text or an upload."""
+    request: Request, response: Response, container: ContainerDep, session: SessionDep,
+    tenant: TenantDep,
+) -> ExtractionOut | ExtractJobOut:
+    """Extract a named schema or a JSON Schema from a document, raw text or an upload; a
+    batch over `document_ids` or a `collection`, or any request with `async`, is a job."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         return await _from_form(request, container, tenant)
     try:
@@ -150,6 +231,14 @@ async def extract(
     except ValidationError as exc:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+    if body.as_job:
+        ids = body.document_ids or ([body.document_id] if body.document_id else None)
+        job = await asyncio.to_thread(
+            submit_extraction, session, container.llm_router, tenant=tenant,
+            schema=body.target, document_ids=ids, collection=body.collection, text=body.text,
+            max_attempts=body.max_attempts, accept_invalid=body.accept_invalid)
+        response.status_code = status.HTTP_202_ACCEPTED
+        return ExtractJobOut.of(ExtractionJob(job, {"schema": body.target}, []))
     options = {"max_attempts": body.max_attempts, "accept_invalid": body.accept_invalid,
                "request_id": getattr(request.state, "request_id", None)}  # ledger ↔ rate limits
     if body.document_id is not None:
@@ -160,6 +249,13 @@ async def extract(
         result = await extract_text(container.llm_router, tenant=tenant,
                                     text=body.text or "", schema=body.target, **options)
     return ExtractionOut.model_validate(result.to_dict())
+
+
+@router.get("/extract/jobs/{job_id}")
+def get_extract_job(job_id: uuid.UUID, session: SessionDep, tenant: TenantDep) -> ExtractJobOut:
+    """An extraction job's status, stage, progress and its results so far (cancel it with
+    `POST /v1/jobs/{id}/cancel`, like any job)."""
+    return ExtractJobOut.of(get_extraction_job(session, tenant=tenant, job_id=job_id))
 
 
 @router.get("/schemas")

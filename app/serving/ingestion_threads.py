@@ -6,17 +6,21 @@ settings' concurrency and lease.
 Next to them it runs the process's housekeeping, the answer cache's purge of expired rows
 (`LECTERN_CACHE_PURGE_SECONDS`): wherever ingestion workers run, once per server and never
 in each HTTP worker of `serve --workers N` (see `app.serving.periodic`), and the webhook
-sender, which POSTs due deliveries every second (`pipelines.webhooks`).
+sender, which POSTs due deliveries every second (`pipelines.webhooks`), and the extraction
+workers that run `POST /v1/extract` jobs (`LECTERN_QUEUED_LLM_EXTRACT_WORKERS` threads,
+`pipelines.extract`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.container import Container
 from app.serving.periodic import Periodic
+from pipelines.extract import ExtractPool, start_extract_workers
 from pipelines.ingestion import WorkerPool, start_inprocess_workers
 from pipelines.webhooks import WebhookSender
 
@@ -25,19 +29,21 @@ log = logging.getLogger("lectern.workers")
 
 @dataclass(frozen=True)
 class InprocessWorkers:
-    """The ingestion worker threads of this process and, beside them, the answer-cache purge
-    and the webhook sender."""
+    """The ingestion worker threads of this process and, beside them, the answer-cache purge,
+    the webhook sender and the extraction workers."""
 
     pool: WorkerPool
     cache_purge: Periodic
     webhook_sender: Periodic
+    extract: ExtractPool = field(default_factory=lambda: ExtractPool([]))
 
     def stop(self, timeout: float = 30.0) -> bool:
         """Stop the purge, the sender and the workers (releasing their jobs); True if every
         thread ended within `timeout` seconds."""
         purged = self.cache_purge.stop()
         sent = self.webhook_sender.stop()
-        return self.pool.stop(timeout) and purged and sent
+        extracted = self.extract.stop(timeout)
+        return self.pool.stop(timeout) and purged and sent and extracted
 
 
 def start_cache_purge(container: Container) -> Periodic:
@@ -75,7 +81,17 @@ def start_inprocess(container: Container, *, name: str = "inprocess") -> Inproce
         observer=container.ingest_metrics,
     )
     log.info("started %d ingestion worker thread(s)", settings.workers.concurrency)
-    return InprocessWorkers(pool, start_cache_purge(container), start_webhook_sender(container))
+    return InprocessWorkers(pool, start_cache_purge(container), start_webhook_sender(container),
+                            start_extraction(container, name=name))
+
+
+def start_extraction(container: Container, *, name: str = "inprocess") -> ExtractPool:
+    """Start the extraction worker threads; they use the container's current router."""
+    queued = container.settings.queued_llm
+    return start_extract_workers(
+        container.session_factory, lambda: container.llm_router, container.embedder,
+        count=queued.extract_workers, name=name, wait=queued.extract_wait(),
+        lease_seconds=container.settings.workers.lease_seconds, environ=os.environ)
 
 
 def run_workers(container: Container, stop: threading.Event) -> None:

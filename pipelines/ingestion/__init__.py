@@ -17,7 +17,14 @@ Public API:
 - `IngestObserver`: what workers report about finished jobs (`observer`), and `queue_depth`,
   the jobs queued and running (`jobs`), both for the ingestion metrics;
 - `RouterTextCleaner`, `own_providers`, `CleanupUnavailable`: OCR cleanup served by the LLM
-  router (`ocr_cleanup`).
+  router (`ocr_cleanup`);
+- `ExtractClaim`, `ExtractJobPayload`, `EXTRACT_KIND`, `submit_extract_job`, `claim_extract`,
+  `save_progress`, `finish_extract`, `fail_extract`, `requeue_extract`, `release_extract`,
+  `get_extract_job`: extraction jobs on the same queue, for `pipelines.extract`'s worker
+  (`extract_queue`);
+- `ProviderWait`, `ProviderWaitExceeded`, `call_with_wait`, `is_outage`, `WAITING_STAGE`:
+  queued LLM work waiting out a provider outage (`provider_wait`); `JobWakeup`, how an idle
+  worker of any kind waits for a job to be announced (`wakeup`).
 """
 
 from pipelines.ingestion.cancel import JobFinished, cancel_job
@@ -27,6 +34,19 @@ from pipelines.ingestion.edits import (
     document_file,
     list_collections,
     update_document,
+)
+from pipelines.ingestion.extract_queue import (
+    EXTRACT_KIND,
+    ExtractClaim,
+    ExtractJobPayload,
+    claim_extract,
+    fail_extract,
+    finish_extract,
+    get_extract_job,
+    release_extract,
+    requeue_extract,
+    save_progress,
+    submit_extract_job,
 )
 from pipelines.ingestion.job_table import JOB_STATUSES, Job
 from pipelines.ingestion.jobs import (
@@ -47,31 +67,52 @@ from pipelines.ingestion.observer import IngestObserver
 from pipelines.ingestion.ocr_cleanup import CleanupUnavailable, RouterTextCleaner, own_providers
 from pipelines.ingestion.outbox import DELIVERY_STATUSES, Webhook, WebhookDelivery, job_json
 from pipelines.ingestion.pool import WorkerPool, start_inprocess_workers
+from pipelines.ingestion.provider_wait import (
+    WAITING_STAGE,
+    ProviderWait,
+    ProviderWaitExceeded,
+    call_with_wait,
+    is_outage,
+)
+from pipelines.ingestion.wakeup import JobWakeup
 from pipelines.ingestion.worker import DEFAULT_LEASE_SECONDS, Worker, default_worker_id
 
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
     "DELIVERY_STATUSES",
+    "EXTRACT_KIND",
     "JOB_STATUSES",
     "TERMINAL_STATUSES",
+    "WAITING_STAGE",
     "CleanupUnavailable",
     "Collection",
     "DuplicateDocument",
+    "ExtractClaim",
+    "ExtractJobPayload",
     "IngestObserver",
     "Job",
     "JobFinished",
+    "JobWakeup",
+    "ProviderWait",
+    "ProviderWaitExceeded",
     "RouterTextCleaner",
     "Submission",
     "Webhook",
     "WebhookDelivery",
     "Worker",
     "WorkerPool",
+    "call_with_wait",
     "cancel_job",
+    "claim_extract",
     "default_worker_id",
     "delete_document",
     "document_file",
+    "fail_extract",
+    "finish_extract",
     "get_document",
+    "get_extract_job",
     "get_job",
+    "is_outage",
     "job_json",
     "list_chunks",
     "list_collections",
@@ -80,8 +121,12 @@ __all__ = [
     "list_pages",
     "own_providers",
     "queue_depth",
+    "release_extract",
+    "requeue_extract",
+    "save_progress",
     "start_inprocess_workers",
     "submit_document",
+    "submit_extract_job",
     "update_document",
     "wait_for_job",
 ]

@@ -9,6 +9,13 @@ to load, are shared). Each call renders `cleanup@vN` and books one ledger row pe
 under the tenant `INGEST_TENANT` (the seam carries no tenant). When no model other than the
 extractive one can serve `cleanup`, `clean` raises `CleanupUnavailable`, which ingest records
 as a skipped cleanup; ingest's own guard still checks every rewrite it gets back.
+
+When models are configured but none is healthy (breakers open, every candidate failing), a
+call waits for one with backoff (`provider_wait`), but for at most `wait.max_wait_s` per
+outage, shared by all pages: once that much of one outage has passed, each page skips at
+once (unless a breaker's cool-down lets a probe through), so ingestion is stalled for a
+bounded time; the page's cleanup reason in the processing log says it waited and kept the
+OCR text. A success ends the outage.
 """
 
 from __future__ import annotations
@@ -16,14 +23,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import Coroutine, Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
+from core import Backoff
 from pipelines.errors import PipelineError
+from pipelines.ingestion.provider_wait import ProviderWait, breakers_open, is_outage
 from pipelines.llm import (
     ChatProvider,
     LLMConfig,
+    LLMError,
     Router,
     RouteRequest,
     build_providers,
@@ -61,11 +72,14 @@ class RouterTextCleaner:
     """
 
     def __init__(self, router: Router, *, tenant: str = INGEST_TENANT,
-                 timeout_s: float = 300.0) -> None:
+                 timeout_s: float = 300.0, wait: ProviderWait | None = None) -> None:
         self.router = router
         self.tenant = tenant
         self.timeout_s = timeout_s
+        self.wait = wait or ProviderWait(max_wait_s=0.0)
         self.prompt = router.prompts.get(PROMPT)
+        self._outage_since: float | None = None
+        self._backoff: Backoff | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -77,15 +91,50 @@ class RouterTextCleaner:
 
     def clean(self, text: str) -> str:
         """The router's cleanup of `text`; raises CleanupUnavailable, TimeoutError or the
-        router's LLM errors (ingest treats any of them as "skip")."""
-        if not self.available():
-            raise CleanupUnavailable("no LLM is configured for OCR cleanup (the extractive "
-                                     "answerer cannot rewrite text)")
+        router's LLM errors (ingest treats any of them as "skip"). Waits out an outage for a
+        bounded time (see the module docstring)."""
+        while True:
+            if self.available():
+                try:
+                    reply = self._complete(text)
+                except LLMError as exc:
+                    if not is_outage(exc):
+                        raise
+                    problem = f"{exc.code}: {exc.message}"
+                else:
+                    with self._lock:
+                        self._outage_since = self._backoff = None
+                    return reply
+            elif breakers_open(self.router, TASK):
+                problem = "no_provider_available: circuit breakers open"
+            else:
+                raise CleanupUnavailable("no LLM is configured for OCR cleanup (the extractive "
+                                         "answerer cannot rewrite text)")
+            self._pause(problem)
+
+    def _complete(self, text: str) -> str:
         messages = self.prompt.render(text=text)
         max_tokens = int(count_tokens(text) * 1.5) + 64  # a repair is about as long as its input
         result = self._run(self.router.complete(RouteRequest(
             TASK, self.tenant, messages, prompt=self.prompt, max_tokens=max_tokens)))
         return result.text
+
+    def _pause(self, problem: str) -> None:
+        """Sleep the outage's next backoff, or raise CleanupUnavailable once the outage has
+        lasted `wait.max_wait_s`."""
+        with self._lock:
+            now = time.monotonic()
+            if self._outage_since is None or self._backoff is None:
+                self._outage_since, self._backoff = now, self.wait.backoff()
+            waited = now - self._outage_since
+            left = self.wait.max_wait_s - waited
+            delay = min(self._backoff.next(), left)
+        if left <= 0:
+            raise CleanupUnavailable(
+                f"no LLM provider could clean OCR text ({problem[:200]}); waited "
+                f"{waited:.0f} s of at most {self.wait.max_wait_s:g} s, kept the OCR text",
+                waited_s=round(waited, 1))
+        time.sleep(delay)
 
     def close(self) -> None:
         """Close the providers' clients on the private loop, then stop it. Idempotent."""

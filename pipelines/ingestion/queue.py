@@ -33,7 +33,8 @@ _CLAIM = text(
     """
     WITH next AS (
         SELECT id FROM jobs
-        WHERE status = 'queued' OR (status = 'running' AND lease_expires_at < now())
+        WHERE kind <> 'extract'  -- extraction jobs have workers of their own (extract_queue)
+          AND (status = 'queued' OR (status = 'running' AND lease_expires_at < now()))
         ORDER BY created_at
         FOR UPDATE SKIP LOCKED
         LIMIT 1
