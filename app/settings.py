@@ -196,6 +196,7 @@ class WorkerSettings(_Group):
     lease_seconds: float = Field(
         default=DEFAULT_LEASE_SECONDS, gt=0, validation_alias="LECTERN_JOB_LEASE_SECONDS")
     inprocess: bool = Field(default=True, validation_alias="LECTERN_INPROCESS_WORKER")
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)  # `lectern worker`'s /metrics
 
 
 class SearchSettings(_Group):

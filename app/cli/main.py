@@ -181,12 +181,21 @@ def worker_command(
     concurrency: Annotated[
         int | None, typer.Option(min=1, help="jobs at once [env LECTERN_WORKER_CONCURRENCY]")
     ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="serve this process's /metrics on "
+                                 "LECTERN_HOST:PORT [env LECTERN_WORKER_METRICS_PORT]")
+    ] = None,
 ) -> None:
-    """Run ingestion workers until SIGTERM or SIGINT (finishing or releasing current jobs)."""
+    """Run ingestion workers, the answer-cache purge, the webhook sender and the extraction
+    workers until SIGTERM or SIGINT (finishing or releasing current jobs): everything
+    `serve --no-workers` leaves out."""
     from app.serving.ingestion_threads import run_workers
+    from app.serving.worker_metrics import serve_worker_metrics
 
-    settings = _settings(workers={"concurrency": concurrency})
+    settings = _settings(workers={"concurrency": concurrency, "metrics_port": metrics_port})
     container = _container(settings)
+    port = settings.workers.metrics_port
+    exporter = serve_worker_metrics(container, settings.web.host, port) if port else None
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -197,6 +206,8 @@ def worker_command(
     try:
         run_workers(container, stop)
     finally:
+        if exporter is not None:
+            exporter.stop()
         container.close()
 
 

@@ -6,8 +6,9 @@ Over real HTTP and real processes this proves: uploads through either API are in
 workers and by nobody else (every job's `worker_id` is one of the two worker processes, never
 an API process, and the APIs start no ingestion thread); each job ran exactly once (one
 attempt, succeeded, one chunk per one-chunk document, one webhook delivery per job, sent by a
-worker's sender as the APIs run none); both workers took jobs; both APIs answer `/v1/search`
-and `/v1/ask` over documents uploaded through the other.
+worker's sender as the APIs run none); both workers took jobs, and each worker's own
+`/metrics` (`--metrics-port`, `LECTERN_WORKER_METRICS_PORT`) counts exactly the jobs it ran;
+both APIs answer `/v1/search` and `/v1/ask` over documents uploaded through the other.
 
 Both workers are idle and listening before the uploads start, so each upload's NOTIFY wakes
 both and `FOR UPDATE SKIP LOCKED` hands consecutive jobs to different workers; with 8 jobs
@@ -31,6 +32,7 @@ from typing import IO
 import httpx
 import psutil  # type: ignore[import-untyped, unused-ignore]
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support import standalone_postgres
 from tests.support.api import wait_for_job
@@ -66,6 +68,7 @@ class Topology:
     apis: list[Child]
     api_urls: list[str]
     workers: list[Child]
+    metrics_urls: list[str]  # each worker's /metrics
 
 
 def _spawn(name: str, args: list[str], env: dict[str, str], tmp: Path) -> Child:
@@ -133,7 +136,12 @@ def topology(postgres: standalone_postgres.StandalonePostgres,
         apis = [_spawn(f"api{i}", ["serve", "--no-workers", "--port", str(port)], env, tmp_path)
                 for i, port in enumerate(ports)]
         children += apis
-        workers = [_spawn(f"worker{i}", ["worker"], env, tmp_path) for i in range(2)]
+        metrics_ports = [free_port(), free_port()]  # by option, and by setting
+        workers = [_spawn("worker0", ["worker", "--metrics-port", str(metrics_ports[0])], env,
+                          tmp_path),
+                   _spawn("worker1", ["worker"],
+                          {**env, "LECTERN_WORKER_METRICS_PORT": str(metrics_ports[1])},
+                          tmp_path)]
         children += workers
         urls = [f"http://127.0.0.1:{port}" for port in ports]
         for api, api_url in zip(apis, urls, strict=True):
@@ -141,7 +149,8 @@ def topology(postgres: standalone_postgres.StandalonePostgres,
                           output=api.output)
         for worker in workers:
             _wait_for_line(worker, WORKER_READY, STARTUP_S)
-        yield Topology(url, apis, urls, workers)
+        yield Topology(url, apis, urls, workers,
+                       [f"http://127.0.0.1:{port}/metrics" for port in metrics_ports])
     finally:
         _stop(children)
 
@@ -152,6 +161,16 @@ def _document(n: int) -> tuple[str, bytes, str]:
     body = (f"# Note {n}\n\nThe shipment number {n} is tracked under the {phrase} label; "
             f"it left the warehouse in week {10 + n}.\n").encode()
     return f"note-{n}.md", body, phrase
+
+
+def _succeeded(metrics_url: str) -> float:
+    """`lectern_ingest_jobs_total{status="succeeded"}` at `metrics_url`."""
+    response = httpx.get(metrics_url, timeout=10)
+    assert response.status_code == 200
+    return sum(sample.value for family in text_string_to_metric_families(response.text)
+               for sample in family.samples
+               if sample.name == "lectern_ingest_jobs_total"
+               and sample.labels.get("status") == "succeeded")
 
 
 def test_two_apis_and_two_workers_share_one_postgres(topology: Topology) -> None:
@@ -188,8 +207,14 @@ def test_two_apis_and_two_workers_share_one_postgres(topology: Topology) -> None
         assert worker_id in worker_ids, f"job {row_id} claimed by {worker_id}, not a worker"
         assert ordinals == [0], f"document of job {row_id} has chunks {ordinals}"
         assert uploaded[str(row_id)][1] in str(text)
-    takers = {worker_ids[str(row[3])] for row in rows}
-    assert takers == {"worker0", "worker1"}, f"only {takers} took jobs"
+    takers = [worker_ids[str(row[3])] for row in rows]
+    assert set(takers) == {"worker0", "worker1"}, f"only {takers} took jobs"
+
+    # Each worker's own /metrics counts the jobs it ran; the APIs' count none.
+    for worker, metrics_url in zip(topology.workers, topology.metrics_urls, strict=True):
+        assert _succeeded(metrics_url) == takers.count(worker.name)
+    for url in topology.api_urls:
+        assert _succeeded(f"{url}/metrics") == 0
 
     # One webhook delivery per job (the workers' senders; duplicates would repeat an event id).
     assert sorted(e["job"]["id"] for e in events) == sorted(uploaded)
