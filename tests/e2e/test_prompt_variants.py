@@ -183,6 +183,13 @@ def test_variant_split_over_http_with_feedback_and_the_report(
     assert result.exit_code == 0, result.output
     assert "answer@v1" in result.output and "answer@v2" in result.output
     assert f" {counts['answer@v2']} " in result.output.split("answer@v2")[1].split("\n")[0]
+    rated = CliRunner().invoke(cli, ["prompts", "feedback", served[2]["answer_id"], "down",
+                                     "--comment", "wrong year", "--url", running.url,
+                                     "--api-key", running.keys["alpha"]])
+    assert rated.exit_code == 0 and ": down" in rated.output, rated.output
+    assert alpha.get(f"/v1/answers/{served[2]['answer_id']}").json()["feedback"] == {
+        **alpha.get(f"/v1/answers/{served[2]['answer_id']}").json()["feedback"],
+        "rating": "down", "comment": "wrong year"}
     alpha.close()
     beta.close()
 
