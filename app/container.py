@@ -36,6 +36,7 @@ from app.settings import Settings, SettingsError
 from ingest.cleanup import TextCleaner
 from ingest.corpus import EMBEDDING_DIMENSION
 from ingest.embedding import Embedder, SentenceTransformerEmbedder, default_model_path
+from ingest.embedding_space import EmbeddingSpace, reconcile
 from ingest.pipeline import IngestContext
 from ingest.types import Limits
 from pipelines.llm import DriftMonitor
@@ -127,13 +128,46 @@ def start_database(settings: Settings) -> tuple[str, EmbeddedDatabase | None]:
 
 
 def load_embedder(settings: Settings) -> Embedder:
-    """Load the configured sentence-transformers model (default: the bundled MiniLM)."""
+    """Load the configured model (default: the bundled MiniLM) on the configured runtime:
+    torch, or its ONNX export (made once into the export cache, reused after)."""
     model = settings.embedding.model or default_model_path()
+    runtime = settings.embedding_runtime.runtime
     started = time.perf_counter()
-    embedder = SentenceTransformerEmbedder(model, batch_size=settings.embedding.batch_size,
-                                           threads=settings.embedding.threads)
-    log.info("embedding model %s loaded in %.1fs", model, time.perf_counter() - started)
+    embedder: Embedder
+    if runtime == "torch":
+        embedder = SentenceTransformerEmbedder(model, batch_size=settings.embedding.batch_size,
+                                               threads=settings.embedding.threads)
+    else:
+        from ingest.onnx_embedding import OnnxEmbedder
+
+        cache = settings.embedding_runtime.export_cache(settings.database.data_dir)
+        embedder = OnnxEmbedder(model, runtime=runtime, cache_dir=cache,
+                                batch_size=settings.embedding.batch_size,
+                                threads=settings.embedding.threads)
+    log.info("embedding model %s (%s) loaded in %.1fs", model, runtime,
+             time.perf_counter() - started)
     return embedder
+
+
+def check_embedding_space(embedder: Embedder, sessions: sessionmaker[Session]) -> None:
+    """Raise `SettingsError` if the corpus holds vectors the embedder's are not comparable
+    with (another model, or an incompatible runtime); else record its space if the corpus is
+    empty. An embedder without a `space` (a test double) is not checked."""
+    space: EmbeddingSpace | None = getattr(embedder, "space", None)
+    if space is None:
+        return
+    with sessions() as session:
+        recorded = reconcile(session, space)
+    if recorded is None:
+        return
+    raise SettingsError(
+        f"LECTERN_EMBEDDING_RUNTIME={space.runtime!r}: the corpus's vectors were made by "
+        f"{recorded.describe()}, and this process would make them with {space.describe()}; "
+        "the two do not mix in one index. Set LECTERN_EMBEDDING_RUNTIME="
+        f"{recorded.runtime} (and the model it names) to use this corpus, or re-embed it: "
+        "delete its documents and upload them again with the new setting (or start on an "
+        "empty LECTERN_DATA_DIR)"
+    )
 
 
 def check_embedding_dimension(embedder: Embedder, settings: Settings) -> None:
@@ -180,7 +214,8 @@ def build_container(
     applies the migrations before anything else touches the schema; `embedder` lets a caller
     share one already-loaded model; `with_ocr=False` skips the OCR process pool; `llm_config`
     and `llm_providers` replace the LLM configuration and providers (tests). Raises
-    `SettingsError` when the embedding model's dimension does not match the schema's, or when
+    `SettingsError` when the embedding model's dimension does not match the schema's, when the
+    corpus holds vectors of an incompatible model or runtime, or when
     `LECTERN_AUTH=off` is set while API keys exist (`app.auth.check_auth_setting`).
     """
     database: EmbeddedDatabase | None = None
@@ -198,6 +233,7 @@ def build_container(
         check_auth_setting(sessions, settings.auth.mode)
         loaded = embedder or load_embedder(settings)
         check_embedding_dimension(loaded, settings)
+        check_embedding_space(loaded, sessions)
         llm = build_llm(engine, os.environ, config_file=settings.llm.config_file, config=llm_config,
                         providers=llm_providers, embedder=loaded,
                         cleanup_wait=settings.queued_llm.cleanup_wait())

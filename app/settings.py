@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.settings_auth import AuthSettings
 from app.settings_drift import DriftSettings
+from app.settings_embedding import EmbeddingRuntimeSettings
 from app.settings_queued_llm import QueuedLLMSettings
 from app.settings_webhooks import WebhookSettings
 from ingest.embedding import DEFAULT_BATCH_SIZE
@@ -244,6 +245,8 @@ class Settings(BaseModel):
     rate: RateLimitSettings = Field(default_factory=RateLimitSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    embedding_runtime: EmbeddingRuntimeSettings = Field(  # LECTERN_EMBEDDING_RUNTIME
+        default_factory=EmbeddingRuntimeSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     workers: WorkerSettings = Field(default_factory=WorkerSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)

@@ -124,6 +124,9 @@ class SentenceTransformerEmbedder:
             )
         self._max_tokens = int(window)
         self._lock = threading.Lock()
+        from ingest.embedding_space import EmbeddingSpace, space_of  # it imports this module
+
+        self.space: EmbeddingSpace = space_of(model, "torch")
 
     @property
     def dimension(self) -> int:

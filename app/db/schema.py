@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 import ingest.corpus
+import ingest.embedding_space
 import pipelines.conversation
 import pipelines.evaluation
 import pipelines.feedback
@@ -19,10 +20,11 @@ import pipelines.llm
 from app.db import api_keys
 from core import Base
 
-TABLE_MODULES = (ingest.corpus, pipelines.ingestion, pipelines.llm, pipelines.conversation,
-                 pipelines.evaluation, pipelines.feedback, api_keys)
-"""The modules whose import registers every table (the corpus, jobs and webhooks, the LLM
-layer, conversations, evaluation runs, answers and their feedback, keys)."""
+TABLE_MODULES = (ingest.corpus, ingest.embedding_space, pipelines.ingestion, pipelines.llm,
+                 pipelines.conversation, pipelines.evaluation, pipelines.feedback, api_keys)
+"""The modules whose import registers every table (the corpus and its embedding space, jobs
+and webhooks, the LLM layer, conversations, evaluation runs, answers and their feedback,
+keys)."""
 
 
 def schema_metadata() -> MetaData:
