@@ -3,7 +3,9 @@
 Everything lives on the container's `CollectorRegistry` (never the global one): the LLM
 layer's collectors (`pipelines.llm.metrics`: attempt latency, time to first token, tokens and
 cost by provider/model/task, cache hits, provider errors, fallbacks, budget refusals, breaker
-state), the search gate's (`app.search_metrics`: searches waiting and running, time waited),
+state, and the quality and cost signals by task, model and prompt version: attempts by
+outcome, output tokens, cache results, answers by evidence, extraction attempts and
+outcomes), the search gate's (`app.search_metrics`: searches waiting and running, time waited),
 ingestion's (`app.ingest_metrics`: jobs by final status, pages by method, stage seconds,
 queue depth) and the HTTP ones here: request duration and time to the first response byte
 (for SSE, the first event: the pipeline's time to first token as a client sees it), by

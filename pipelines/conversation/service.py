@@ -35,7 +35,7 @@ from pipelines.answer import (
 from pipelines.conversation.condense import MAX_TURNS, Condensed, Condenser, Turn
 from pipelines.conversation.store import add_turn, get_conversation
 from pipelines.feedback import FinishedAnswer, record_answer
-from pipelines.llm import Router
+from pipelines.llm import LLMMetrics, Router
 from pipelines.search import Question, SearchGate
 from retrieval.rerank import Reranking
 
@@ -71,21 +71,26 @@ async def answer_follow_up(
                          reranking=reranking, semantic_cache=semantic_cache,
                          sticky=None if conversation_id is None else str(conversation_id),
                          **options)
-    record = _Recorder(sessions, tenant, conversation_id, question.text, condensed.text)
+    record = _Recorder(sessions, tenant, conversation_id, question.text, condensed.text,
+                       router.metrics)
     return AnswerStream(_annotated(inner, condensed, conversation_id, record), owns=inner)
 
 
 class _Recorder:
     """Stores the finished turn of a stored conversation, and the answer's row (off the event
-    loop)."""
+    loop); counts the answer by evidence in `/metrics` (`answers`)."""
 
     def __init__(self, sessions: SessionFactory, tenant: str,
-                 conversation_id: uuid.UUID | None, question: str, query: str) -> None:
+                 conversation_id: uuid.UUID | None, question: str, query: str,
+                 metrics: LLMMetrics | None = None) -> None:
         self.sessions, self.tenant, self.conversation_id = sessions, tenant, conversation_id
-        self.question, self.query = question, query
+        self.question, self.query, self.metrics = question, query, metrics
 
     def __call__(self, answer_text: str, sources: list[dict[str, Any]], meta: Meta | None,
                  usage: Usage | None) -> None:
+        if meta is not None and self.metrics is not None:
+            self.metrics.answered(model=meta.model, prompt=meta.variant or meta.prompt,
+                                  insufficient=meta.insufficient_evidence)
         with self.sessions() as session:
             turn_id = None
             if self.conversation_id is not None:

@@ -6,10 +6,12 @@ enforces it in its strongest structured mode: OpenAI strict `json_schema`, llama
 named schemas, jsonschema for a caller's schema), and on failure asks again with the
 validation errors and the stricter `extract_reask` prompt, up to `max_attempts` times. Every
 attempt is a separate router call, so each is admitted by the budget and booked in the ledger
-(all under one request id). Each candidate model gets the pages that fit its context window,
-best-ranked first (`pipelines.extract.pages`). After the last failure: `ExtractionFailed`
-(422) with the last errors and raw output, or with `accept_invalid` a result marked
-`valid: false`. Evidence is looked up for every extracted value in all source pages.
+(all under one request id), and counted in the router's metrics (`extract_attempts` by
+result, `extractions` by outcome: the parse-failure and re-ask rates). Each candidate model
+gets the pages that fit its context window, best-ranked first (`pipelines.extract.pages`).
+After the last failure: `ExtractionFailed` (422) with the last errors and raw output, or with
+`accept_invalid` a result marked `valid: false`. Evidence is looked up for every extracted
+value in all source pages.
 """
 
 from __future__ import annotations
@@ -190,9 +192,15 @@ async def extract(
         data, errors = target.validate(obj) if problem is None else (None, [
             {"loc": "(root)", "msg": problem}])
         fitted = prompter.fitted.get(reply.served.model, Fitted(tuple(pages)))
+        live.metrics.extract_attempt(
+            model=reply.served.model, prompt=reply.served.prompt or prompt,
+            result="valid" if not errors else "parse_failure" if problem else "schema_failure")
         if not errors or attempt == max_attempts:
             break
         extra = {"previous": reply.text[:MAX_PREVIOUS_CHARS], "errors": _error_lines(errors)}
+    outcome = ("failed" if not accept_invalid else "accepted_invalid") if errors else (
+        "valid_after_reask" if attempt > 1 else "valid")
+    live.metrics.extracted(model=reply.served.model, prompt=FIRST_PROMPT, outcome=outcome)
     if errors and not accept_invalid:
         raise ExtractionFailed(
             f"the model's output did not match the schema after {attempt} attempt(s)",

@@ -115,7 +115,8 @@ class Accountant:
         call.attempts.append(Attempt(m.provider, m.id, outcome, cost, message))
         self.metrics.attempt(provider=m.provider, model=m.id, task=call.task, outcome=outcome,
                              seconds=seconds, ttft_s=ttft, input_tokens=usage.input_tokens,
-                             output_tokens=usage.output_tokens, cost_usd=cost)
+                             output_tokens=usage.output_tokens, cost_usd=cost,
+                             prompt=call.prompt)
         if outcome == "ok":
             self.breakers.get(m.provider).record_success()
         await self._write(self.budget.settle(reservation, CallRecord(
@@ -145,7 +146,8 @@ class Accountant:
                         ) -> None:
         """A replayed answer: one ledger row, cached, free; counted as an exact or a
         semantic hit."""
-        self.metrics.cache.labels(call.task, "semantic_hit" if semantic else "hit").inc()
+        self.metrics.cache_lookup(task=call.task, result="semantic_hit" if semantic else "hit",
+                                  model=cand.model.id, prompt=call.prompt)
         await self._write(self.ledger.record(CallRecord(
             request_id=call.request_id, tenant=call.tenant, task=call.task,
             provider=cand.model.provider, model=cand.model.id, tier=cand.model.tier,

@@ -94,7 +94,9 @@ class Routing:
             return CacheHit(replace(served, cache="exact"), entry.payload["text"])
         hit = await self._similar(call, [c for _, c in keyed], query)
         if hit is None:
-            self.metrics.cache.labels(call.task, "miss").inc()
+            first = keyed[0][1].model.id if keyed else None  # who would have served it
+            self.metrics.cache_lookup(task=call.task, result="miss", model=first,
+                                      prompt=call.prompt)
         return hit
 
     def _semantic_on(self, query: CacheQuery) -> SemanticCache | None:
