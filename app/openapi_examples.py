@@ -15,7 +15,10 @@ DOCUMENT_ID = "3f0c6f3e-9a55-4c1b-9d43-0d4f3f2b8a10"
 REQUEST_EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/v1/documents"): {"multipart/form-data": {
         "file": "(the PDF, image or text file)", "collection": "finance",
-        "metadata": '{"year": 2023, "source": "annual report"}'}},
+        "metadata": '{"year": 2023, "source": "annual report"}',
+        "external_id": "annual-report-2023"}},
+    ("put", "/v1/documents/{document_id}/content"): {"multipart/form-data": {
+        "file": "(the new version of the file)"}},
     ("patch", "/v1/documents/{document_id}"): {"application/json": {
         "metadata": {"year": 2024}, "collection": "archive"}},
     ("post", "/v1/extract"): {

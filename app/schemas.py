@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core import Base
 from ingest.corpus import ChunkRow, Document, Page
 from ingest.store import Counted
-from pipelines.ingestion import Job
+from pipelines.ingestion import Job, UploadOutcome
 
 T = TypeVar("T")
 RowT = TypeVar("RowT", bound=Base)
@@ -58,7 +58,8 @@ class ProcessingLogOut(BaseModel):
 
 
 class DocumentOut(BaseModel):
-    """One uploaded document; `status` is processing, ready or failed."""
+    """One uploaded document; `status` is processing, ready or failed; `version` counts its
+    contents (1 on first ingest), `external_id` is the client's name for it, if given."""
 
     id: uuid.UUID
     collection: str
@@ -74,6 +75,8 @@ class DocumentOut(BaseModel):
     error: dict[str, Any] | None
     warnings: list[PageWarningOut]
     processing_log: ProcessingLogOut | None
+    version: int
+    external_id: str | None
     created_at: datetime
     updated_at: datetime
 
@@ -96,6 +99,8 @@ class DocumentOut(BaseModel):
             warnings=[PageWarningOut.model_validate(w) for w in row.warnings or []],
             processing_log=None if row.processing_log is None
             else ProcessingLogOut.model_validate(row.processing_log),
+            version=row.version,
+            external_id=row.external_id,
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
@@ -109,7 +114,12 @@ class Progress(BaseModel):
 
 
 class JobOut(BaseModel):
-    """An ingestion job; `status` is queued, running, succeeded, failed or cancelled."""
+    """An ingestion job; `status` is queued, running, succeeded, failed or cancelled.
+
+    `version` is the document version it writes; once it succeeded, `chunks_reused` counts the
+    chunks whose vectors were copied from the previous version (same embedded text) and
+    `chunks_embedded` those the model computed.
+    """
 
     id: uuid.UUID
     document_id: uuid.UUID | None
@@ -118,6 +128,9 @@ class JobOut(BaseModel):
     progress: Progress
     error: dict[str, Any] | None
     attempts: int
+    version: int | None
+    chunks_reused: int | None
+    chunks_embedded: int | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -133,6 +146,9 @@ class JobOut(BaseModel):
             progress=Progress(pages_done=row.pages_done or 0, pages_total=row.pages_total),
             error=row.error,
             attempts=row.attempts or 0,
+            version=row.version,
+            chunks_reused=row.chunks_reused,
+            chunks_embedded=row.chunks_embedded,
             created_at=row.created_at,
             started_at=row.started_at,
             finished_at=row.finished_at,
@@ -140,11 +156,15 @@ class JobOut(BaseModel):
 
 
 class SubmissionOut(BaseModel):
-    """The answer to an upload: the document and its job (null when deduplicated)."""
+    """The answer to an upload: the document and its job (null when nothing was queued)."""
 
     document: DocumentOut
     job: JobOut | None
-    created: bool
+    created: bool = Field(description="whether a job was queued")
+    outcome: UploadOutcome = Field(
+        description="a new document; the same bytes already in the collection (no job); a "
+        "failed copy queued again; the document's next version queued; bytes identical to the "
+        "document's current version (no job)")
 
 
 class ChunkOut(BaseModel):

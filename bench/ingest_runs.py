@@ -30,7 +30,7 @@ from ingest.corpus import Document
 from ingest.embedding import Embedder
 from ingest.ocr import UPRIGHT_CONFIDENCE, OcrPage
 from ingest.ocr_pool import OcrPool, PageOcr
-from ingest.pipeline import IngestContext, IngestResult
+from ingest.pipeline import IngestContext, IngestResult, KnownVectors
 from ingest.types import Chunk
 from pipelines import ingestion
 from pipelines.ingestion import Job
@@ -69,8 +69,9 @@ class CapturingWorker(Worker):
 
     captured: IngestResult | None = None
 
-    def _ingest(self, job: Claimed, data: bytes, filename: str, lease: _Lease) -> IngestResult:
-        self.captured = super()._ingest(job, data, filename, lease)
+    def _ingest(self, job: Claimed, data: bytes, filename: str, known: KnownVectors,
+                lease: _Lease) -> IngestResult:
+        self.captured = super()._ingest(job, data, filename, known, lease)
         return self.captured
 
 

@@ -36,6 +36,10 @@ EMBEDDING_DIMENSION = 384
 class Document(Base):
     """One uploaded file. `status`: processing → ready | failed.
 
+    `version` counts the contents it has had (1 on first ingest; a new version replaces pages,
+    chunks and bytes in one transaction); `external_id` is the client's own name for it,
+    unique per tenant, by which an upload becomes its next version.
+
     `warnings` lists what went wrong on single pages (`PageWarning.to_dict`), `processing_log`
     what ingesting it took and found (`ProcessingLog.to_dict`), both written when it is ready.
     """
@@ -59,6 +63,8 @@ class Document(Base):
         JSONB, default=list, server_default=sql_text("'[]'::jsonb")
     )
     processing_log: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=sql_text("1"))
+    external_id: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -66,6 +72,7 @@ class Document(Base):
 
     __table_args__ = (
         UniqueConstraint("tenant_id", "collection", "sha256"),
+        UniqueConstraint("tenant_id", "external_id"),
         Index(None, "tenant_id", "created_at"),
     )
 

@@ -34,6 +34,14 @@ STAGES: tuple[Stage, ...] = ("reading", "ocr", "cleanup", "chunking", "embedding
 
 ProgressCallback = Callable[[Stage, int, int | None], None]
 """`on_progress(stage, pages_done, pages_total)`; may raise to cancel the run."""
+KnownVectors = Callable[[Chunk], list[float] | None]
+"""`known(chunk)`: a vector already computed for exactly this chunk's `embed_text` (by the
+document's previous version), or None; such a chunk is not embedded again."""
+
+
+def nothing_known(chunk: Chunk) -> list[float] | None:
+    """The default `KnownVectors`: every chunk is embedded."""
+    return None
 
 
 def _no_progress(stage: Stage, done: int, total: int | None) -> None:
@@ -78,6 +86,12 @@ class IngestResult:
     warnings: list[PageWarning] = field(default_factory=list)
     chars_removed: int = 0
     running_lines_dropped: int = 0
+    chunks_reused: int = 0
+
+    @property
+    def chunks_embedded(self) -> int:
+        """How many chunks the embedder computed (the rest reused a known vector)."""
+        return len(self.chunks) - self.chunks_reused
 
     @property
     def ocr_pages(self) -> int:
@@ -186,25 +200,45 @@ def chunk_stage(pages: list[CleanPage], ctx: IngestContext) -> list[Chunk]:
     return chunks
 
 
-def embed_stage(chunks: list[Chunk], pages_total: int, ctx: IngestContext) -> list[list[float]]:
-    """One vector per chunk (of its heading-prefixed `embed_text`), in batches.
+def embed_stage(
+    chunks: list[Chunk], pages_total: int, ctx: IngestContext,
+    known: KnownVectors = nothing_known,
+) -> tuple[list[list[float]], int]:
+    """One vector per chunk (of its heading-prefixed `embed_text`), in batches, and how many
+    came from `known` instead of the embedder.
 
-    Embedding is most of a digital document's time, so progress counts the pages whose chunks
-    are all embedded (chunks are in page order), batch by batch, instead of standing still.
+    Chunks `known` has a vector for are not embedded; the rest go to the embedder in batches
+    (a text that repeats is embedded once). Embedding is most of a digital document's time, so
+    progress counts the pages whose chunks are all embedded (chunks are in page order), batch by
+    batch, instead of standing still; when every chunk is known it goes straight to the end.
     """
-    vectors: list[list[float]] = []
-    for start in range(0, len(chunks), ctx.embed_batch):
-        ctx.on_progress("embedding", chunks[start].page_start - 1, pages_total)
-        batch = chunks[start : start + ctx.embed_batch]
-        vectors.extend(ctx.embedder.embed([chunk.embed_text for chunk in batch]))
+    vectors: list[list[float] | None] = [known(chunk) for chunk in chunks]
+    reused = sum(vector is not None for vector in vectors)
+    wanted: dict[str, list[int]] = {}
+    for index, vector in enumerate(vectors):
+        if vector is None:
+            wanted.setdefault(chunks[index].embed_text, []).append(index)
+    texts = list(wanted)
+    for start in range(0, len(texts), ctx.embed_batch):
+        batch = texts[start : start + ctx.embed_batch]
+        ctx.on_progress("embedding", chunks[wanted[batch[0]][0]].page_start - 1, pages_total)
+        computed = ctx.embedder.embed(batch)
+        if len(computed) != len(batch):
+            raise RuntimeError(f"embedder returned {len(computed)} vectors for {len(batch)} texts")
+        for text, vector in zip(batch, computed, strict=True):
+            for index in wanted[text]:
+                vectors[index] = vector
     ctx.on_progress("embedding", pages_total, pages_total)
-    if len(vectors) != len(chunks):
-        raise RuntimeError(f"embedder returned {len(vectors)} vectors for {len(chunks)} chunks")
-    return vectors
+    return [vector for vector in vectors if vector is not None], reused  # every one is set
 
 
-def run_ingest(data: bytes, sniffed: Sniffed, ctx: IngestContext) -> IngestResult:
+def run_ingest(
+    data: bytes, sniffed: Sniffed, ctx: IngestContext, known: KnownVectors = nothing_known
+) -> IngestResult:
     """Run every stage on one document's bytes and return what should be stored.
+
+    `known` offers vectors already computed for chunks of the same embedded text (a new
+    version of a document reuses its previous version's); `chunks_reused` counts them.
 
     Raises `IngestError` subclasses for bad content (corrupt, encrypted, bomb, no text), and
     whatever `ctx.on_progress` raises to cancel. Timings, in seconds of wall time: "reading"
@@ -222,8 +256,8 @@ def run_ingest(data: bytes, sniffed: Sniffed, ctx: IngestContext) -> IngestResul
     with clock.stage("chunking"):
         chunks = chunk_stage(pages, ctx)
     with clock.stage("embedding"):
-        embeddings = embed_stage(chunks, len(pages), ctx)
+        embeddings, reused = embed_stage(chunks, len(pages), ctx, known)
     return IngestResult(pages=pages, chunks=chunks, embeddings=embeddings, timings=clock.timings,
                         warnings=[w for page in raw for w in page.warnings],
                         chars_removed=sum(page.removed_chars for page in raw),
-                        running_lines_dropped=dropped)
+                        running_lines_dropped=dropped, chunks_reused=reused)

@@ -8,7 +8,6 @@ chunks and mark it `ready` in the same transaction that marks its job succeeded.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from core import Base
 from ingest.corpus import ChunkRow, Document, DocumentFile, Page
 from ingest.types import Chunk, CleanPage, PageWarning, Sniffed
+from ingest.versions import content_hash
 
 SECTION_JOINER = " > "
 """How a chunk's `section_path` is flattened into its `section` column (searched as text)."""
@@ -66,8 +66,10 @@ def insert_document(
     data: bytes,
     sha256: str,
     metadata: dict[str, Any],
+    external_id: str | None = None,
 ) -> Document:
-    """Add a `processing` document and its bytes; flushes, so a duplicate raises IntegrityError."""
+    """Add a `processing` document (version 1) and its bytes; flushes, so a duplicate (bytes in
+    the collection, or `external_id` in the tenant) raises IntegrityError."""
     document = Document(
         id=uuid.uuid4(),
         tenant_id=tenant,
@@ -79,6 +81,8 @@ def insert_document(
         size_bytes=len(data),
         metadata_=dict(metadata),
         status="processing",
+        version=1,
+        external_id=external_id,
     )
     session.add(document)
     session.flush()
@@ -97,6 +101,13 @@ def find_by_sha256(
             Document.collection == collection,
             Document.sha256 == sha256,
         )
+    )
+
+
+def find_by_external_id(session: Session, *, tenant: str, external_id: str) -> Document | None:
+    """The tenant's document the client named `external_id`, if any."""
+    return session.scalar(
+        select(Document).where(Document.tenant_id == tenant, Document.external_id == external_id)
     )
 
 
@@ -211,7 +222,7 @@ def write_corpus(
                     "char_start": chunk.char_start,
                     "char_end": chunk.char_end,
                     "token_count": chunk.token_count,
-                    "content_hash": hashlib.sha256(chunk.text.encode()).hexdigest(),
+                    "content_hash": content_hash(chunk),
                     "embedding": [float(x) for x in vector],
                 }
                 for chunk, vector in zip(chunks, embeddings, strict=True)

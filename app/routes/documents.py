@@ -1,9 +1,11 @@
 """`/v1/documents`: upload, list, read, edit, original file, chunks, pages, delete; and
 `/v1/collections`.
 
-Thin: parse the request, call `pipelines.ingestion.jobs`, shape the response. An upload answers
+Thin: parse the request, call `pipelines.ingestion`, shape the response. An upload answers
 202 with the document and its queued job, or 200 with the existing document (and no job)
-when the same bytes are already in the tenant's collection.
+when the same bytes are already in the tenant's collection. An upload with the `external_id`
+of an existing document, or `PUT /{id}/content`, queues that document's next version (202),
+or answers 200 `unchanged` when the bytes are its current version's.
 """
 
 from __future__ import annotations
@@ -51,12 +53,15 @@ def upload_document(
     file: Annotated[UploadFile, File(description="PDF, PNG, JPEG, TIFF, text or Markdown")],
     collection: Annotated[Text, Form(min_length=1, max_length=200)] = "default",
     metadata: Annotated[str | None, Form(description="a JSON object stored with it")] = None,
+    external_id: Annotated[Text | None, Form(
+        min_length=1, max_length=200,
+        description="your own name for the document, unique per tenant: an upload naming an "
+        "existing document becomes its next version")] = None,
 ) -> SubmissionOut:
-    """Store the file and queue its ingestion (or return the existing copy of the same bytes)."""
-    filename = check_form_text("filename", file.filename or "upload")
-    parsed = parse_metadata(metadata)
-    data = read_bounded(file.file, container.limits.max_bytes)
-    submission = ingestion.submit_document(
+    """Store the file and queue its ingestion (or return the existing copy of the same bytes);
+    with the `external_id` of an existing document, queue its next version instead."""
+    filename, parsed, data = _read_upload(file, metadata, container.limits.max_bytes)
+    submission = ingestion.submit_upload(
         session,
         tenant=tenant,
         collection=collection,
@@ -64,13 +69,50 @@ def upload_document(
         data=data,
         metadata=parsed,
         limits=container.limits,
+        external_id=external_id,
     )
+    return _submitted(response, submission)
+
+
+@router.put("/{document_id}/content", status_code=status.HTTP_202_ACCEPTED,
+            dependencies=[Depends(one_file_part)])
+def upload_version(
+    document_id: uuid.UUID,
+    response: Response,
+    container: ContainerDep,
+    session: SessionDep,
+    tenant: TenantDep,
+    file: Annotated[UploadFile, File(description="the document's new contents")],
+    metadata: Annotated[str | None, Form(description="replaces the document's metadata")] = None,
+) -> SubmissionOut:
+    """Queue the file as the document's next version: the current version stays searchable
+    until the new one replaces it whole; chunks whose text did not change keep their vectors.
+    404 for an unknown document, 409 `document_busy` while its job is queued or running."""
+    filename, parsed, data = _read_upload(file, metadata, container.limits.max_bytes)
+    submission = ingestion.submit_version(
+        session, tenant=tenant, document_id=document_id, filename=filename, data=data,
+        metadata=parsed, limits=container.limits)
+    return _submitted(response, submission)
+
+
+def _read_upload(file: UploadFile, metadata: str | None, max_bytes: int
+                 ) -> tuple[str, dict[str, Any] | None, bytes]:
+    """An upload's checked file name, parsed metadata (None: not given) and bytes (at most
+    `max_bytes`)."""
+    filename = check_form_text("filename", file.filename or "upload")
+    parsed = None if metadata is None else parse_metadata(metadata)
+    return filename, parsed, read_bounded(file.file, max_bytes)
+
+
+def _submitted(response: Response, submission: ingestion.Submission) -> SubmissionOut:
+    """The upload's answer: 202 with the queued job, 200 when nothing was queued."""
     if not submission.created:
         response.status_code = status.HTTP_200_OK
     return SubmissionOut(
         document=DocumentOut.of(submission.document),
         job=JobOut.of(submission.job) if submission.job is not None else None,
         created=submission.created,
+        outcome=submission.outcome,
     )
 
 

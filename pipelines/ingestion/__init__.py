@@ -2,9 +2,12 @@
 
 Public API:
 
-- `submit_document`, `Submission`, `get_document`, `list_documents`, `list_pages`,
-  `list_chunks`, `delete_document`, `get_job`, `list_jobs`, `wait_for_job`,
+- `submit_document`, `Submission`, `UploadOutcome`, `get_document`, `list_documents`,
+  `list_pages`, `list_chunks`, `delete_document`, `get_job`, `list_jobs`, `wait_for_job`,
   `TERMINAL_STATUSES`: the use case as the API and CLI see it (`jobs`);
+- `submit_upload`, `submit_version`, `DocumentBusy`, `PendingVersion`: an upload by
+  `external_id` or a document's id as its next version, reusing unchanged chunks' vectors
+  (`versions`);
 - `update_document`, `DuplicateDocument`, `document_file`, `list_collections`, `Collection`:
   metadata and collection edits without re-embedding, the original bytes, the collections
   (`edits`);
@@ -52,6 +55,7 @@ from pipelines.ingestion.job_table import JOB_STATUSES, Job
 from pipelines.ingestion.jobs import (
     TERMINAL_STATUSES,
     Submission,
+    UploadOutcome,
     delete_document,
     get_document,
     get_job,
@@ -74,6 +78,7 @@ from pipelines.ingestion.provider_wait import (
     call_with_wait,
     is_outage,
 )
+from pipelines.ingestion.versions import DocumentBusy, PendingVersion, submit_upload, submit_version
 from pipelines.ingestion.wakeup import JobWakeup
 from pipelines.ingestion.worker import DEFAULT_LEASE_SECONDS, Worker, default_worker_id
 
@@ -86,6 +91,7 @@ __all__ = [
     "WAITING_STAGE",
     "CleanupUnavailable",
     "Collection",
+    "DocumentBusy",
     "DuplicateDocument",
     "ExtractClaim",
     "ExtractJobPayload",
@@ -93,10 +99,12 @@ __all__ = [
     "Job",
     "JobFinished",
     "JobWakeup",
+    "PendingVersion",
     "ProviderWait",
     "ProviderWaitExceeded",
     "RouterTextCleaner",
     "Submission",
+    "UploadOutcome",
     "Webhook",
     "WebhookDelivery",
     "Worker",
@@ -127,6 +135,8 @@ __all__ = [
     "start_inprocess_workers",
     "submit_document",
     "submit_extract_job",
+    "submit_upload",
+    "submit_version",
     "update_document",
     "wait_for_job",
 ]

@@ -5,7 +5,8 @@ Cancelling sets the job `cancelled` under its row lock, and its document (still 
 `failed` with the error `cancelled`, so uploading the same bytes again queues it anew. A worker
 running the job finds at its next heartbeat or progress write that the job is no longer its
 own and stops without writing (chunks are only ever written with the job's final commit, so
-none of a cancelled job's exist). A job that already ended is 409 `job_finished`.
+none of a cancelled job's exist). A job of a new version only drops that version's bytes:
+its document stays as it was, searchable. A job that already ended is 409 `job_finished`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ingest import store
 from pipelines.errors import JobNotFound, PipelineError
+from pipelines.ingestion import versions
 from pipelines.ingestion.job_table import Job
 from pipelines.ingestion.outbox import enqueue_delivery
 
@@ -43,7 +45,8 @@ def cancel_job(session: Session, *, tenant: str, job_id: uuid.UUID) -> Job:
         raise JobFinished(f"the job already {status}", status=status)
     job.status, job.error = "cancelled", CANCELLED
     job.finished_at, job.lease_expires_at = func.now(), None
-    if job.document_id is not None:
+    new_version = versions.discard(session, job_id=job.id)  # the current version stays
+    if job.document_id is not None and not new_version:
         document = store.get_document(session, tenant=tenant, document_id=job.document_id,
                                       for_update=True)
         if document is not None and document.status == "processing":

@@ -20,6 +20,10 @@ JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 
 
 class Job(Base):
+    """One ingestion of a document's contents: `version` is the document version it writes;
+    `chunks_reused` (vectors copied from the previous version's chunks of the same embedded
+    text) and `chunks_embedded` are set when it succeeds."""
+
     __tablename__ = "jobs"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -35,6 +39,9 @@ class Job(Base):
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    version: Mapped[int | None] = mapped_column(Integer)
+    chunks_reused: Mapped[int | None] = mapped_column(Integer)
+    chunks_embedded: Mapped[int | None] = mapped_column(Integer)
     worker_id: Mapped[str | None] = mapped_column(Text)
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -12,6 +12,9 @@ Dedup rules for the same bytes in the same tenant and collection:
 - existing document failed → it is re-queued with a fresh job (`created=True`): a failure may
   have been transient or fixed by an upgrade, and the user asked again; its filename and
   metadata are replaced by the new upload's.
+
+A new version of an existing document (by id, or by the client's `external_id`) is
+`pipelines.ingestion.versions`' business.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -34,23 +37,41 @@ from ingest.sniff import sniff
 from ingest.storable import json_problem, storable_text
 from ingest.store import Counted
 from ingest.types import Limits
-from pipelines.errors import DocumentNotFound, JobNotFound, JobWaitTimeout
+from pipelines.errors import DocumentNotFound, JobNotFound, JobWaitTimeout, PipelineError
 from pipelines.ingestion.job_table import Job
 from pipelines.ingestion.wakeup import announce
 
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+UploadOutcome = Literal["created", "duplicate", "requeued", "version", "unchanged"]
+"""What an upload did: a new document; the same bytes already stored (no job); a failed copy
+queued again; a new version of a document queued; bytes identical to the document's current
+version (no job)."""
+
+
+class ExternalIdTaken(PipelineError):
+    """Another upload gave a new document this `external_id` first (the caller then makes the
+    upload a new version of that document)."""
+
+    code = "external_id_taken"
+    http_status = 409
 
 
 @dataclass(frozen=True)
 class Submission:
-    """The outcome of an upload: the document, its new job (None when deduplicated)."""
+    """The outcome of an upload: the document, its new job (None when nothing was queued),
+    whether a job was queued (`created`), and what the upload did (`outcome`)."""
 
     document: Document
     job: Job | None
     created: bool
+    outcome: UploadOutcome = "created"
 
 
-def _new_job(session: Session, document: Document, max_attempts: int) -> Job:
+def new_job(
+    session: Session, document: Document, max_attempts: int, version: int | None = None
+) -> Job:
+    """Add a queued ingest job for `document` writing its `version` (default: its current one),
+    flushed, and wake the workers once the caller commits."""
     job = Job(
         id=uuid.uuid4(),
         tenant_id=document.tenant_id,
@@ -60,6 +81,7 @@ def _new_job(session: Session, document: Document, max_attempts: int) -> Job:
         pages_done=0,
         attempts=0,
         max_attempts=max_attempts,
+        version=document.version if version is None else version,
     )
     session.add(job)
     session.flush()
@@ -67,23 +89,26 @@ def _new_job(session: Session, document: Document, max_attempts: int) -> Job:
     return job
 
 
-def _committed(session: Session, document: Document, job: Job | None, created: bool) -> Submission:
+def committed(
+    session: Session, document: Document, job: Job | None, outcome: UploadOutcome
+) -> Submission:
     """Commit, then load server-side defaults so the rows read fine after the session ends."""
     session.commit()
     session.refresh(document)
     if job is not None:
         session.refresh(job)
-    return Submission(document=document, job=job, created=created)
+    return Submission(document=document, job=job, created=job is not None, outcome=outcome)
 
 
-def _requeue(
+def requeue(
     session: Session, document: Document, filename: str, metadata: dict[str, Any], max_attempts: int
 ) -> Submission:
-    """Give a failed document another go with a fresh job (see the module docstring)."""
+    """Give a failed document (locked by the caller) another go with a fresh job (see the
+    module docstring); commits."""
     document.status, document.error = "processing", None
     document.filename, document.metadata_ = filename, dict(metadata)
-    job = _new_job(session, document, max_attempts)
-    return _committed(session, document, job, True)
+    job = new_job(session, document, max_attempts)
+    return committed(session, document, job, "requeued")
 
 
 def submit_document(
@@ -96,8 +121,12 @@ def submit_document(
     metadata: dict[str, Any],
     limits: Limits,
     max_attempts: int = 3,
+    external_id: str | None = None,
 ) -> Submission:
     """Store an upload and queue its ingestion, or return the existing copy of the same bytes.
+
+    `external_id` names the new document for the client; when another upload took it first,
+    `ExternalIdTaken` (nothing is stored).
 
     Raises `IngestError` (4xx) for empty, unsupported or oversized input before storing
     anything. Two concurrent identical uploads end with one document: the loser of the
@@ -116,7 +145,8 @@ def submit_document(
         )
         if existing is not None:
             if existing.status != "failed":
-                return Submission(document=existing, job=None, created=False)
+                return Submission(document=existing, job=None, created=False,
+                                  outcome="duplicate")
             locked = store.get_document(
                 session, tenant=tenant, document_id=existing.id, for_update=True
             )
@@ -126,8 +156,9 @@ def submit_document(
             session.refresh(locked)
             if locked.status != "failed":  # someone else re-queued it first
                 session.commit()
-                return Submission(document=locked, job=None, created=False)
-            return _requeue(session, locked, filename, metadata, max_attempts)
+                return Submission(document=locked, job=None, created=False,
+                                  outcome="duplicate")
+            return requeue(session, locked, filename, metadata, max_attempts)
         try:
             with session.begin_nested():
                 document = store.insert_document(
@@ -139,11 +170,17 @@ def submit_document(
                     data=data,
                     sha256=digest,
                     metadata=metadata,
+                    external_id=external_id,
                 )
-                job = _new_job(session, document, max_attempts)
+                job = new_job(session, document, max_attempts)
         except IntegrityError:
+            if external_id is not None and store.find_by_external_id(
+                    session, tenant=tenant, external_id=external_id) is not None:
+                session.rollback()
+                raise ExternalIdTaken("another upload has this external_id",
+                                      external_id=external_id) from None
             continue  # an identical upload committed first; the next lookup finds it
-        return _committed(session, document, job, True)
+        return committed(session, document, job, "created")
     raise RuntimeError("could not store the upload: the same bytes kept appearing and vanishing")
 
 

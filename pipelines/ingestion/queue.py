@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from ingest import store
 from ingest.pipeline import IngestResult
 from ingest.processing_log import processing_log
+from pipelines.ingestion import versions
 from pipelines.ingestion.job_table import Job
 from pipelines.ingestion.outbox import enqueue_delivery
 from pipelines.ingestion.wakeup import announce
@@ -91,8 +92,10 @@ def _lock_document(session: Session, job: Claimed) -> bool:
 
 def finish(session: Session, *, job: Claimed, worker_id: str, result: IngestResult) -> bool:
     """Write pages, chunks, page warnings and the processing log, mark the document ready and
-    the job succeeded, atomically. `result.timings` gains "storing": the seconds the writes
-    took, up to the commit.
+    the job succeeded (with its chunks reused and embedded), atomically; a job of a new version
+    also moves that version's bytes into the document (`versions.apply`), in the same
+    transaction. `result.timings` gains "storing": the seconds the writes took, up to the
+    commit.
 
     Returns False, writing nothing, when the job is no longer ours or the document is gone.
     """
@@ -112,6 +115,8 @@ def finish(session: Session, *, job: Claimed, worker_id: str, result: IngestResu
             pages_total=pages,
             finished_at=func.now(),
             lease_expires_at=None,
+            chunks_reused=result.chunks_reused,
+            chunks_embedded=result.chunks_embedded,
         )
         .returning(Job.id)
     ).first()
@@ -119,6 +124,7 @@ def finish(session: Session, *, job: Claimed, worker_id: str, result: IngestResu
         session.rollback()
         return False
     started = time.perf_counter()
+    versions.apply(session, job_id=job.id, document=document)
     store.write_corpus(
         session,
         document=document,
@@ -146,7 +152,8 @@ def fail(session: Session, *, job: Claimed, worker_id: str, error: dict[str, Any
     if won is None:
         session.rollback()
         return False
-    if has_document and job.document_id is not None:
+    new_version = versions.discard(session, job_id=job.id)  # the current version stays as is
+    if has_document and job.document_id is not None and not new_version:
         store.mark_failed(session, tenant=job.tenant_id, document_id=job.document_id, error=error)
     enqueue_delivery(session, job_id=job.id)
     session.commit()

@@ -9,7 +9,9 @@ document at once; anything else is retried until `max_attempts`; a job whose wor
 often fails as `worker_lost`. Each final outcome goes to the `IngestObserver`. While the
 database is unreachable the worker backs off (0.5 s doubling to 30 s, with jitter) and logs
 one line when it starts failing and one when it works again; a job whose connection was lost
-is left to its lease, and claimed again once it expires.
+is left to its lease, and claimed again once it expires. A job of a new version reads that
+version's pending bytes and reuses the vectors of the document's current chunks whose embedded
+text is unchanged (`pipelines.ingestion.versions`).
 `pipelines.ingestion.pool` runs workers as threads of `serve`.
 """
 
@@ -30,11 +32,20 @@ from sqlalchemy.orm import Session
 from core import Backoff, FailureStreak, is_database_unavailable
 from ingest import store
 from ingest.errors import IngestError
-from ingest.pipeline import IngestContext, IngestResult, Stage, run_ingest
+from ingest.pipeline import (
+    IngestContext,
+    IngestResult,
+    KnownVectors,
+    Stage,
+    nothing_known,
+    run_ingest,
+)
 from ingest.processing_log import processing_log
 from ingest.sniff import sniff
 from ingest.storable import storable_json
+from ingest.versions import known_vectors
 from pipelines.ingestion import queue as job_queue
+from pipelines.ingestion import versions
 from pipelines.ingestion.observer import IngestObserver, Unobserved
 from pipelines.ingestion.queue import Claimed
 from pipelines.ingestion.wakeup import JobWakeup, Wakeup
@@ -207,22 +218,35 @@ class Worker:
                 self.wakeup.wait(self.poll_interval, self.stopping)
         self.wakeup.close()
 
+    def _load(self, job: Claimed) -> tuple[bytes, str, KnownVectors] | None:
+        """The bytes and file name the job ingests and the vectors it may reuse: a new
+        version's pending bytes with the document's current vectors, else the document's own
+        bytes with none to reuse (it has no chunks yet); None when the document is gone."""
+        if job.document_id is None:
+            return None
+        with self.session_factory() as session:
+            document = store.get_document(
+                session, tenant=job.tenant_id, document_id=job.document_id
+            )
+            if document is None:
+                return None
+            pending = versions.pending_contents(session, job_id=job.id)
+            if pending is not None:
+                return pending.data, pending.filename, known_vectors(
+                    session, tenant=job.tenant_id, document_id=document.id)
+            data = store.load_file(session, tenant=job.tenant_id, document_id=document.id)
+        return None if data is None else (data, document.filename, nothing_known)
+
     def _process(self, job: Claimed) -> None:
-        document, data = None, None
-        if job.document_id is not None:
-            with self.session_factory() as session:
-                document = store.get_document(
-                    session, tenant=job.tenant_id, document_id=job.document_id
-                )
-                if document is not None:
-                    data = store.load_file(session, tenant=job.tenant_id, document_id=document.id)
-        if document is None or data is None:
+        loaded = self._load(job)
+        if loaded is None:
             log.info("job %s: its document is gone; nothing to do", job.id)
             return
+        data, filename, known = loaded
         started = time.perf_counter()
         try:
             with _Lease(self, job) as lease:
-                result = self._ingest(job, data, document.filename, lease)
+                result = self._ingest(job, data, filename, known, lease)
         except JobLost:
             log.warning("job %s: no longer ours (cancelled, deleted or taken over)", job.id)
         except ShuttingDown:
@@ -241,20 +265,23 @@ class Worker:
             self._retry_or_fail(job, "internal_error", exc)
         else:
             log.info(
-                "job %s: succeeded, %d pages, %d chunks in %.2fs %s",
+                "job %s: succeeded, %d pages, %d chunks (%d reused) in %.2fs %s",
                 job.id,
                 len(result.pages),
                 len(result.chunks),
+                result.chunks_reused,
                 time.perf_counter() - started,
                 {stage: round(seconds, 3) for stage, seconds in result.timings.items()},
             )
             self.observer.job_finished(status="succeeded", code=None, log=processing_log(result))
 
-    def _ingest(self, job: Claimed, data: bytes, filename: str, lease: _Lease) -> IngestResult:
-        """Run the pipeline and store its result; `timings` gains "storing" (see `finish`)."""
+    def _ingest(self, job: Claimed, data: bytes, filename: str, known: KnownVectors,
+                lease: _Lease) -> IngestResult:
+        """Run the pipeline (reusing `known` vectors) and store its result; `timings` gains
+        "storing" (see `finish`)."""
         base = self.context()
         sniffed = sniff(data, filename, base.limits)
-        result = run_ingest(data, sniffed, replace(base, on_progress=lease.progress))
+        result = run_ingest(data, sniffed, replace(base, on_progress=lease.progress), known)
         lease.progress("storing", len(result.pages), len(result.pages))
         with self.session_factory() as session:
             if not job_queue.finish(session, job=job, worker_id=self.worker_id, result=result):

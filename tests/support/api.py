@@ -33,8 +33,9 @@ def upload(client: httpx.Client, name: str, data: bytes, **form: str) -> httpx.R
 
 
 def items(client: httpx.Client, path: str) -> list[dict[str, Any]]:
-    """The `items` of a listing endpoint (up to 1000), asserting it answered 200."""
-    response = client.get(path, params={"limit": 1000})
+    """The `items` of a listing endpoint (up to 1000; the query `path` carries is kept),
+    asserting it answered 200."""
+    response = client.get(path, params=httpx.URL(path).params.merge({"limit": 1000}))
     assert response.status_code == 200, response.text
     found: list[dict[str, Any]] = response.json()["items"]
     return found
