@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from ingest.embedding_space import EmbeddingSpace, space_of
 from ingest.errors import IngestError
 
 DEFAULT_BATCH_SIZE = 32
@@ -72,7 +73,33 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class SentenceTransformerEmbedder:
+class LocalEmbedder:
+    """What both local runtimes share: the model's dimension and window, exact token counts on
+    a private tokenizer copy (truncation and padding off, so counts never collide with the
+    settings a batch applies to the shared tokenizer from another thread), and the space its
+    vectors live in. Subclasses set `_dimension`, `_max_tokens`, `_counter` and `space`."""
+
+    _dimension: int
+    _max_tokens: int
+    _counter: Any
+    space: EmbeddingSpace
+
+    @property
+    def dimension(self) -> int:
+        """Length of every vector `embed` returns (384 for all-MiniLM-L6-v2)."""
+        return self._dimension
+
+    @property
+    def max_tokens(self) -> int:
+        """The model window in tokens, special tokens included (256 for all-MiniLM-L6-v2)."""
+        return self._max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model sees for `text`, [CLS] and [SEP] included, without truncation."""
+        return len(self._counter.encode(text, add_special_tokens=True).ids)
+
+
+class SentenceTransformerEmbedder(LocalEmbedder):
     """An `Embedder` backed by a local sentence-transformers model.
 
     `model` is a directory or a model name already in the local cache; nothing is downloaded
@@ -124,19 +151,7 @@ class SentenceTransformerEmbedder:
             )
         self._max_tokens = int(window)
         self._lock = threading.Lock()
-        from ingest.embedding_space import EmbeddingSpace, space_of  # it imports this module
-
-        self.space: EmbeddingSpace = space_of(model, "torch")
-
-    @property
-    def dimension(self) -> int:
-        """Length of every vector `embed` returns (384 for all-MiniLM-L6-v2)."""
-        return self._dimension
-
-    @property
-    def max_tokens(self) -> int:
-        """The model window in tokens, special tokens included (256 for all-MiniLM-L6-v2)."""
-        return self._max_tokens
+        self.space = space_of(model, "torch")
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """One unit-length vector per text, computed in batches of `batch_size`."""
@@ -152,7 +167,3 @@ class SentenceTransformerEmbedder:
             )
         result: list[list[float]] = vectors.tolist()
         return result
-
-    def count_tokens(self, text: str) -> int:
-        """Tokens the model sees for `text`, [CLS] and [SEP] included, without truncation."""
-        return len(self._counter.encode(text, add_special_tokens=True).ids)

@@ -15,12 +15,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ingest.embedding import DEFAULT_BATCH_SIZE, EmbedderUnavailable, available_cores
-from ingest.embedding_space import EmbeddingSpace, space_of
+from ingest.embedding import (
+    DEFAULT_BATCH_SIZE,
+    EmbedderUnavailable,
+    LocalEmbedder,
+    available_cores,
+)
+from ingest.embedding_space import space_of
 from ingest.onnx_export import ensure_export, read_export
 
 
-class OnnxEmbedder:
+class OnnxEmbedder(LocalEmbedder):
     """An `Embedder` backed by ONNX Runtime (`runtime` "onnx": fp32, or "onnx-int8").
 
     `model` is the sentence-transformers directory the export is made from; `cache_dir` holds
@@ -71,17 +76,7 @@ class OnnxEmbedder:
         self._counter.no_padding()
         self._np = np
         self._lock = threading.Lock()
-        self.space: EmbeddingSpace = space_of(model, runtime)
-
-    @property
-    def dimension(self) -> int:
-        """Length of every vector `embed` returns (384 for all-MiniLM-L6-v2)."""
-        return self._dimension
-
-    @property
-    def max_tokens(self) -> int:
-        """The model window in tokens, special tokens included (256 for all-MiniLM-L6-v2)."""
-        return self._max_tokens
+        self.space = space_of(model, runtime)
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """One unit-length vector per text, computed in batches of `batch_size`."""
@@ -103,7 +98,3 @@ class OnnxEmbedder:
                 vectors[batch] = self._session.run(None, feeds)[0]
         result: list[list[float]] = vectors.tolist()
         return result
-
-    def count_tokens(self, text: str) -> int:
-        """Tokens the model sees for `text`, [CLS] and [SEP] included, without truncation."""
-        return len(self._counter.encode(text, add_special_tokens=True).ids)

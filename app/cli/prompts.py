@@ -9,6 +9,8 @@ ratings, the insufficient-evidence rate, tokens in and out, cost and latency p50
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 import httpx
@@ -26,6 +28,22 @@ prompts_cli = typer.Typer(no_args_is_help=True, help="Prompt versions: variants 
 
 UrlOption = Annotated[str, typer.Option(envvar="LECTERN_URL", show_default=False, help=URL_HELP)]
 KeyOption = Annotated[str | None, typer.Option(envvar="LECTERN_API_KEY", help="API key")]
+
+
+@contextmanager
+def _client(url: str, api_key: str | None) -> Iterator[Lectern]:
+    """A client of the server at `url` (else `LECTERN_URL`'s default); an API refusal or an
+    unreachable server is one red line and exit code 1."""
+    url = url or default_url()
+    try:
+        with Lectern(url, api_key, timeout=60.0) as client:
+            yield client
+    except ClientError as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(1) from None
+    except httpx.HTTPError as exc:
+        console.print(f"[red]cannot reach {escape(url)}: {escape(str(exc))}[/red]")
+        raise typer.Exit(1) from None
 
 
 def _ms(value: float | None) -> str:
@@ -59,16 +77,8 @@ def report(
 ) -> None:
     """Compare the prompt's versions on your answers: feedback, evidence, tokens, cost,
     latency."""
-    url = url or default_url()
-    try:
-        with Lectern(url, api_key, timeout=60.0) as client:
-            print_report(client.prompt_report(name, since=since, until=until))
-    except ClientError as exc:
-        console.print(f"[red]{escape(str(exc))}[/red]")
-        raise typer.Exit(1) from None
-    except httpx.HTTPError as exc:
-        console.print(f"[red]cannot reach {escape(url)}: {escape(str(exc))}[/red]")
-        raise typer.Exit(1) from None
+    with _client(url, api_key) as client:
+        print_report(client.prompt_report(name, since=since, until=until))
 
 
 @prompts_cli.command("feedback")
@@ -80,14 +90,6 @@ def feedback(
     api_key: KeyOption = None,
 ) -> None:
     """Rate an answer up or down (replaces an earlier rating)."""
-    url = url or default_url()
-    try:
-        with Lectern(url, api_key, timeout=60.0) as client:
-            stored = client.feedback(answer_id, rating, comment=comment)
-    except ClientError as exc:
-        console.print(f"[red]{escape(str(exc))}[/red]")
-        raise typer.Exit(1) from None
-    except httpx.HTTPError as exc:
-        console.print(f"[red]cannot reach {escape(url)}: {escape(str(exc))}[/red]")
-        raise typer.Exit(1) from None
+    with _client(url, api_key) as client:
+        stored = client.feedback(answer_id, rating, comment=comment)
     out.print(f"answer {stored['answer_id']}: {stored['rating']}")
