@@ -7,7 +7,8 @@ advisory lock keyed by tenant, so concurrent reservations of one tenant serialis
 transaction. Reservations older than `stale_reservation_s` (a process that died mid-call) no
 longer count and are purged. "Today" is the current UTC day, by the database's clock.
 
-A task may have a daily budget of its own per tenant (`budgets.tasks`), beside the tenant's:
+A task may have a daily budget of its own per tenant (`budgets.tasks`, overridden for one tenant
+by `budgets.tenant_tasks`), beside the tenant's:
 the same reservation checks both under the same lock, over the ledger rows and reservations of
 that task, and a refusal names the budget it hit (`details.budget`: "tenant" or "task").
 """
@@ -128,7 +129,7 @@ class Budget:
     def reserve_sync(self, tenant: str, amount_usd: float, task: str | None = None
                      ) -> Reservation:
         limit = self.limit_for(tenant)
-        task_limit = self.config.task_limit(task)
+        task_limit = self.config.task_limit(task, tenant)
         if (limit is None and task_limit is None) or amount_usd <= 0:
             return Reservation(tenant, max(amount_usd, 0.0), task=task)
         params = {"tenant": tenant, "stale_s": self.config.stale_reservation_s}
@@ -155,7 +156,7 @@ class Budget:
                       ) -> Reservation:
         """Hold `amount_usd` of today's budgets (the tenant's and, if it has one, `task`'s),
         or raise BudgetExceeded (402) with the figures of the budget that refused."""
-        if self.limit_for(tenant) is None and self.config.task_limit(task) is None:
+        if self.limit_for(tenant) is None and self.config.task_limit(task, tenant) is None:
             return Reservation(tenant, max(amount_usd, 0.0), task=task)  # no thread, no query
         return await asyncio.to_thread(self.reserve_sync, tenant, amount_usd, task)
 
@@ -191,14 +192,15 @@ class Budget:
         return await asyncio.to_thread(self.status_sync, tenant)
 
     def task_statuses_sync(self, tenant: str) -> dict[str, BudgetStatus]:
-        tasks = sorted(self.config.tasks)
+        tasks = self.config.budgeted_tasks(tenant)
         if not tasks:
             return {}
         with self.engine.connect() as conn:
             rows = conn.execute(_TASK_STATUS, {"tenant": tenant, "tasks": tasks,
                                                "stale_s": self.config.stale_reservation_s})
-            return {r[0]: self._status_of(tenant, r[1], r[2], self.config.task_limit(r[0]),
-                                          task=r[0]) for r in rows}
+            limit = self.config.task_limit
+            return {r[0]: self._status_of(tenant, r[1], r[2], limit(r[0], tenant), task=r[0])
+                    for r in rows}
 
     async def summary(self, tenant: str, since: datetime) -> UsageSummary:
         """Today's budget status, each task budget's, plus ledger usage since `since` (for

@@ -7,6 +7,7 @@ Pydantic models, frozen and strict (unknown keys are errors). Where a configurat
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -75,20 +76,31 @@ class TaskPolicy(_Strict):
 
 class BudgetConfig(_Strict):
     """Per-tenant daily spend limits in USD (None = unlimited), and per-task daily limits that
-    every tenant has beside its own (`tasks`: task name → USD per tenant per UTC day)."""
+    every tenant has beside its own (`tasks`: task name → USD per tenant per UTC day), which
+    `tenant_tasks` overrides for one tenant (tenant → task → USD; `inf`: no task limit)."""
 
     daily_usd: float | None = Field(default=None, ge=0)
     tenants: dict[str, float | None] = Field(default_factory=dict)
     tasks: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    tenant_tasks: dict[str, dict[str, Annotated[float, Field(ge=0)]]] = Field(
+        default_factory=dict)
     allow_downgrade: bool = True
     stale_reservation_s: float = Field(default=600.0, gt=0)
 
     def limit_for(self, tenant: str) -> float | None:
         return self.tenants.get(tenant, self.daily_usd)
 
-    def task_limit(self, task: str | None) -> float | None:
-        """A tenant's daily limit for `task` (None: the task has no budget of its own)."""
-        return None if task is None else self.tasks.get(task)
+    def task_limit(self, task: str | None, tenant: str) -> float | None:
+        """`tenant`'s daily limit for `task` (None: the task has no budget of its own)."""
+        if task is None:
+            return None
+        limit = self.tenant_tasks.get(tenant, {}).get(task, self.tasks.get(task))
+        return None if limit is None or math.isinf(limit) else limit
+
+    def budgeted_tasks(self, tenant: str) -> list[str]:
+        """The tasks with a daily budget of their own for `tenant`, sorted."""
+        names = set(self.tasks) | set(self.tenant_tasks.get(tenant, {}))
+        return sorted(t for t in names if self.task_limit(t, tenant) is not None)
 
 
 class BreakerConfig(_Strict):
@@ -161,6 +173,11 @@ class LLMConfig(_Strict):
         for name in self.budgets.tasks:
             if name not in TASKS:
                 raise ValueError(f"budgets.tasks.{name}: unknown task; known: {list(TASKS)}")
+        for who, overrides in self.budgets.tenant_tasks.items():
+            for name in overrides:
+                if name not in TASKS:
+                    raise ValueError(f"budgets.tenant_tasks.{who}.{name}: unknown task; "
+                                     f"known: {list(TASKS)}")
         for name, policy in self.tasks.items():
             if name not in TASKS:
                 raise ValueError(f"tasks.{name}: unknown task; known: {list(TASKS)}")

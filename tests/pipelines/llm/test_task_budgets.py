@@ -95,3 +95,21 @@ def test_an_unknown_task_in_budgets_tasks_is_a_config_error() -> None:
         config(budgets={"tasks": {"summarise": 1.0}})
     with pytest.raises(ConfigError, match=r"budgets\.tasks\.extract"):
         config(budgets={"tasks": {"extract": -1.0}})
+
+
+async def test_a_tenant_may_have_its_own_task_budgets(engine: Engine) -> None:
+    big, free, other = tenant(), tenant(), tenant()
+    budget = Budget(engine, BudgetConfig(
+        tasks={"extract": 0.001},
+        tenant_tasks={big: {"extract": 1.0, "answer": 0.002}, free: {"extract": float("inf")}}))
+    await budget.release(await budget.reserve(big, 0.5, "extract"))  # its own, larger limit
+    with pytest.raises(BudgetExceeded) as info:
+        await budget.reserve(big, 0.003, "answer")  # a task only this tenant has a budget for
+    assert (info.value.details["budget"], info.value.details["budget_usd"]) == ("task", 0.002)
+    assert (await budget.reserve(free, 5.0, "extract")).id is None  # no task limit at all
+    with pytest.raises(BudgetExceeded):
+        await budget.reserve(other, 0.002, "extract")  # everyone else: the shared one
+    assert sorted(budget.task_statuses_sync(big)) == ["answer", "extract"]
+    assert budget.task_statuses_sync(free) == {}
+    with pytest.raises(ConfigError, match=r"budgets\.tenant_tasks\.acme\.summarise"):
+        config(budgets={"tenant_tasks": {"acme": {"summarise": 1.0}}})
