@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.ingest.test_structured import plain_text
 from tests.support.api import Server, items, upload, wait_for_job
 from tests.support.cer import SAMPLES, char_error_rate, reference_pages
+from tests.support.markdown_text import plain_text
 
 COLLECTION = "office-formats"
 CER_BOUND = 0.005

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from ingest.embedded_images import IMAGE_TEXT_LABEL
-from tests.ingest.test_embedded_images import image_text
 from tests.support.api import items, upload, wait_for_job
 from tests.support.cer import SAMPLES, char_error_rate, reference_pages
+from tests.support.markdown_text import image_text
 
 COLLECTION = "office-images"
 IMAGE_CER_BOUND = 0.02

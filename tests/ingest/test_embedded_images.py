@@ -24,8 +24,8 @@ from ingest.ocr import OcrPage, TesseractOcr
 from ingest.ocr_pool import SerialOcr
 from ingest.structured import structured_pages
 from ingest.types import Limits, StructuredKind
-from tests.ingest.test_structured import plain_text
 from tests.support.cer import SAMPLES, char_error_rate, reference_pages
+from tests.support.markdown_text import image_text, without_image_markers
 
 LIMITS = Limits()
 IMAGE_SAMPLES: dict[str, StructuredKind] = {"notice.docx": "docx", "returns.pptx": "pptx"}
@@ -46,19 +46,6 @@ class RecordingOcr:
                 yield image
 
         return self.inner.map(noted())
-
-
-def without_image_markers(markdown: str) -> str:
-    """Page text as the expected texts hold it: blockquote and `[image text]` markers off."""
-    lines = [line.removeprefix("> ").removeprefix(IMAGE_TEXT_LABEL + " ")
-             for line in markdown.splitlines()]
-    return plain_text("\n".join(lines))
-
-
-def image_text(markdown: str) -> str:
-    """Only the lines read from pictures (the blockquotes), without their markers."""
-    return "\n".join(line.removeprefix("> ").removeprefix(IMAGE_TEXT_LABEL + " ")
-                     for line in markdown.splitlines() if line.startswith("> "))
 
 
 def text_png(lines: list[str]) -> bytes:

@@ -10,7 +10,6 @@ and tables the Markdown must hold. Damaged files must fail as `corrupt_document`
 from __future__ import annotations
 
 import io
-import re
 import zipfile
 
 import docx
@@ -23,31 +22,13 @@ from ingest.sniff import sniff
 from ingest.structured import structured_pages
 from ingest.types import Limits, StructuredKind
 from tests.support.cer import SAMPLES, char_error_rate, reference_pages
+from tests.support.markdown_text import plain_text
 
 LIMITS = Limits()
 STRUCTURED_SAMPLES: dict[str, StructuredKind] = {
     "memo.docx": "docx", "sales.xlsx": "xlsx", "briefing.pptx": "pptx", "faq.html": "html",
     "minutes.odt": "odt", "shipping-update.eml": "eml"}
 CER_BOUND = 0.005
-_SEPARATOR_ROW = re.compile(r"^\|(?:\s*-{3,}\s*\|)+$")
-_MARKER = re.compile(r"^(?:#{1,6}\s+|\s*-\s+)")
-
-
-def plain_text(markdown: str) -> str:
-    """Markdown as the expected texts hold it: no `#`/`- ` markers, table rows as their cells
-    joined by spaces, no separator rows, no blank lines."""
-    lines: list[str] = []
-    for line in markdown.splitlines():
-        line = line.strip()
-        if not line or _SEPARATOR_ROW.match(line):
-            continue
-        if line.startswith("|") and line.endswith("|"):
-            cells = re.split(r"(?<!\\)\|", line[1:-1])
-            line = " ".join(cell.strip().replace("\\|", "|") for cell in cells)
-        lines.append(_MARKER.sub("", line))
-    return "\n".join(lines)
-
-
 def _pages(name: str, limits: Limits = LIMITS) -> list[str]:
     data = (SAMPLES / name).read_bytes()
     return structured_pages(data, STRUCTURED_SAMPLES[name], limits)
