@@ -77,12 +77,18 @@ def bench_database(database: str) -> Iterator[str]:
         server.close()
 
 
-def load_embedder() -> Embedder:
-    """The real embedder (bundled offline all-MiniLM-L6-v2); the hub is never contacted."""
+def load_embedder(runtime: str = "torch", threads: int | None = None) -> Embedder:
+    """The real embedder (bundled offline all-MiniLM-L6-v2; the hub is never contacted) on
+    `runtime`: torch, or its ONNX export ("onnx", "onnx-int8") cached in the bench data dir."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from ingest.embedding import SentenceTransformerEmbedder, default_model_path
 
-    return SentenceTransformerEmbedder(default_model_path())
+    if runtime == "torch":
+        return SentenceTransformerEmbedder(default_model_path(), threads=threads)
+    from ingest.onnx_embedding import OnnxEmbedder
+
+    return OnnxEmbedder(default_model_path(), runtime=runtime, threads=threads,
+                        cache_dir=bench_data_dir() / "embedding-cache")
 
 
 @dataclass

@@ -34,17 +34,16 @@ from sqlalchemy import create_engine
 from bench import retrieval
 from bench.common import (
     Stopwatch,
-    bench_data_dir,
     bench_database,
     format_table,
     load_beir,
+    load_embedder,
     shared_data_dir,
     write_results,
 )
 from bench.machine import code_versions, load_line, machine_load
 from ingest.chunking import chunk_pages
-from ingest.embedding import Embedder, SentenceTransformerEmbedder, default_model_path
-from ingest.onnx_embedding import OnnxEmbedder
+from ingest.embedding import Embedder, default_model_path
 
 DATABASE = "lectern_bench_embedding_runtime"
 RUNTIMES = ("torch", "onnx", "onnx-int8")
@@ -89,12 +88,7 @@ def subset(docs: int) -> tuple[dict[str, dict[str, str]], dict[str, str], dict[s
 def load(runtime: str, threads: int | None) -> tuple[Embedder, float]:
     """The embedder for `runtime` and how long it took to load (export included)."""
     started = time.perf_counter()
-    embedder: Embedder
-    if runtime == "torch":
-        embedder = SentenceTransformerEmbedder(default_model_path(), threads=threads)
-    else:
-        embedder = OnnxEmbedder(default_model_path(), runtime=runtime, threads=threads,
-                                cache_dir=bench_data_dir() / "embedding-cache")
+    embedder = load_embedder(runtime, threads)
     embedder.embed(["warm-up"] * 8)
     return embedder, time.perf_counter() - started
 
