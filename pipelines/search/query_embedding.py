@@ -6,6 +6,10 @@ model calls. One call on a batch of short queries costs little more than a call 
 `QueryEmbedder` gathers the queries that arrive while a batch is being embedded and embeds
 them together in the next call: under load the wait is about two model calls, not N.
 
+A question asked again (the same text: a retry, a popular question, a paging client) is
+answered from the last `RECENT` vectors without a model call, and a batch embeds each distinct
+text once.
+
 Each event loop gets its own queue (several servers in one process may share one embedder);
 the model call runs in a worker thread. A caller that is cancelled simply stops waiting.
 """
@@ -13,13 +17,18 @@ the model call runs in a worker thread. A caller that is cancelled simply stops 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from weakref import WeakKeyDictionary
+
+from cachetools import LRUCache
 
 from ingest.embedding import Embedder
 
 MAX_BATCH = 64
+RECENT = 2048
+"""Question vectors remembered per embedder (384 floats each: ~3 KB, ~6 MB in all)."""
 
 
 @dataclass
@@ -32,13 +41,20 @@ class _Queue:
 class QueryEmbedder:
     """Embeds single queries for concurrent callers, batching those that overlap in time."""
 
-    def __init__(self, embedder: Embedder, *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, embedder: Embedder, *, max_batch: int = MAX_BATCH,
+                 recent: int = RECENT) -> None:
         self.embedder = embedder
         self.max_batch = max_batch
         self._queues: WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue] = WeakKeyDictionary()
+        self._recent: LRUCache[str, tuple[float, ...]] = LRUCache(maxsize=max(recent, 1))
+        self._recent_lock = threading.Lock()  # event loops of several threads may share it
 
     async def embed(self, text: str) -> list[float]:
         """The unit vector of `text` (raises what the embedder raises)."""
+        with self._recent_lock:
+            known = self._recent.get(text)
+        if known is not None:
+            return list(known)
         loop = asyncio.get_running_loop()
         queue = self._queues.get(loop)
         if queue is None:
@@ -59,25 +75,31 @@ class QueryEmbedder:
                 live = [(t, f) for t, f in batch if not f.done()]  # drop cancelled callers
                 if not live:
                     continue
+                texts = list(dict.fromkeys(t for t, _ in live))
                 try:
-                    vectors = await asyncio.to_thread(self.embedder.embed, [t for t, _ in live])
+                    vectors = await asyncio.to_thread(self.embedder.embed, texts)
                 except Exception as exc:
                     _settle(live, error=exc)
                 else:
-                    _settle(live, vectors=vectors)
+                    by_text = dict(zip(texts, vectors, strict=True))
+                    with self._recent_lock:
+                        for t, vector in by_text.items():
+                            self._recent[t] = tuple(vector)
+                    _settle(live, vectors=by_text)
         finally:
             queue.running = False
 
 
 def _settle(batch: list[tuple[str, asyncio.Future[list[float]]]], *,
-            vectors: Sequence[list[float]] = (), error: BaseException | None = None) -> None:
-    for i, (_, future) in enumerate(batch):
+            vectors: Mapping[str, list[float]] | None = None,
+            error: BaseException | None = None) -> None:
+    for text, future in batch:
         if future.done():
             continue
         if error is not None:
             future.set_exception(error)
-        else:
-            future.set_result(vectors[i])
+        elif vectors is not None:
+            future.set_result(list(vectors[text]))
 
 
 _SHARED: WeakKeyDictionary[Embedder, QueryEmbedder] = WeakKeyDictionary()

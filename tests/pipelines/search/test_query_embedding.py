@@ -85,3 +85,23 @@ def test_one_batcher_per_embedder_works_from_several_event_loops() -> None:
         t.join(10)
 
     assert results == [HashEmbedder().embed(["same question"])[0]] * 3
+
+
+async def test_a_repeated_question_is_embedded_once_and_duplicates_share_a_call() -> None:
+    model = SlowEmbedder()
+    batcher = QueryEmbedder(model, recent=2)
+    twice = await asyncio.gather(batcher.embed("what is the margin"),
+                                 batcher.embed("what is the margin"))
+    assert twice[0] == twice[1] == HashEmbedder().embed(["what is the margin"])[0]
+    assert model.calls == [["what is the margin"]]  # one text in one call
+
+    again = await batcher.embed("what is the margin")
+    again.append(0.0)  # a caller's copy: changing it changes nothing remembered
+    assert await batcher.embed("what is the margin") == twice[0]
+    assert len(model.calls) == 1
+
+    await batcher.embed("a")
+    await batcher.embed("b")  # the oldest of 2 remembered questions is forgotten
+    await batcher.embed("what is the margin")
+    assert model.calls == [["what is the margin"], ["a"], ["b"],
+                                        ["what is the margin"]]
