@@ -91,6 +91,26 @@ def load_embedder(runtime: str = "torch", threads: int | None = None) -> Embedde
                         cache_dir=bench_data_dir() / "embedding-cache")
 
 
+def text_layer_worker(url: str, tenant: str) -> tuple[Any, Any, Any]:
+    """The engine, session factory and a `Worker` (real embedder, no OCR pool, a 600 s lease)
+    on the benchmark database at `url`, with `tenant`'s documents of earlier runs deleted."""
+    from sqlalchemy import delete
+
+    from app.db.engine import make_engine, session_factory
+    from ingest.corpus import Document
+    from ingest.pipeline import IngestContext
+    from pipelines import ingestion
+
+    engine = make_engine(url)
+    sessions = session_factory(engine)
+    with sessions() as session:
+        session.execute(delete(Document).where(Document.tenant_id == tenant))
+        session.commit()
+    worker = ingestion.Worker(sessions, IngestContext(embedder=load_embedder(), ocr=None),
+                              lease_seconds=600.0)
+    return engine, sessions, worker
+
+
 @dataclass
 class Stopwatch:
     """Named wall-clock laps, for the "where did the time go" line of a benchmark."""

@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Any
 
-from bench.common import bench_database, format_table, load_embedder, write_results
+from bench.common import bench_database, format_table, text_layer_worker, write_results
 from bench.machine import machine_load
 
 TENANT = "bench-large"
@@ -45,23 +45,13 @@ def _sample_progress(sessions: Any, job_id: Any, stop: threading.Event,
 
 def child(pages: int, url: str) -> dict[str, Any]:
     """Ingest one synthetic report of `pages` pages; its figures (run in a fresh process)."""
-    from sqlalchemy import delete
-
-    from app.db.engine import make_engine, session_factory
     from bench.documents import synthetic_report
     from ingest.corpus import Document
-    from ingest.pipeline import IngestContext
     from ingest.types import Limits
     from pipelines import ingestion
 
     pdf, _ = synthetic_report(pages)
-    engine = make_engine(url)
-    sessions = session_factory(engine)
-    with sessions() as session:
-        session.execute(delete(Document).where(Document.tenant_id == TENANT))
-        session.commit()
-    worker = ingestion.Worker(sessions, IngestContext(embedder=load_embedder(), ocr=None),
-                              lease_seconds=600.0)
+    engine, sessions, worker = text_layer_worker(url, TENANT)
     rss_before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     with sessions() as session:
         job = ingestion.submit_document(session, tenant=TENANT, collection="large",

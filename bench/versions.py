@@ -26,7 +26,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from bench.common import bench_database, format_table, load_embedder, write_results
+from bench.common import bench_database, format_table, text_layer_worker, write_results
 from bench.documents import make_samples
 from bench.machine import load_line, machine_load
 
@@ -146,24 +146,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    from sqlalchemy import delete
-
-    from app.db.engine import make_engine, session_factory
-    from ingest.corpus import Document
-    from ingest.pipeline import IngestContext
     from ingest.types import Limits
     from pipelines import ingestion
 
     v1, v2 = handbook(), handbook({CHANGED: 1})
     load_start = machine_load()
     with bench_database(DATABASE) as url:
-        engine = make_engine(url)
-        sessions = session_factory(engine)
-        with sessions() as session:
-            session.execute(delete(Document).where(Document.tenant_id == TENANT))
-            session.commit()
-        worker = ingestion.Worker(sessions, IngestContext(embedder=load_embedder(), ocr=None),
-                                  lease_seconds=600.0)
+        engine, sessions, worker = text_layer_worker(url, TENANT)
         _run(sessions, worker, lambda session: ingestion.submit_document(  # warm-up, not counted
             session, tenant=TENANT, collection="warm-up", filename="warm.pdf",
             data=handbook({1: 9}), metadata={}, limits=Limits()))

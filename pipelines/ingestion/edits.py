@@ -21,9 +21,8 @@ from sqlalchemy.orm import Session
 
 from ingest import store
 from ingest.corpus import ChunkRow, Document
-from ingest.errors import InvalidMetadata
-from ingest.storable import json_problem
 from pipelines.errors import DocumentNotFound, PipelineError
+from pipelines.ingestion.jobs import check_metadata
 
 
 class DuplicateDocument(PipelineError):
@@ -59,8 +58,7 @@ def update_document(session: Session, *, tenant: str, document_id: uuid.UUID,
                     collection: str | None = None) -> Document:
     """Replace the document's metadata and/or move it to `collection` (None: unchanged);
     commits. See the module docstring for what is refused."""
-    if metadata is not None and (problem := json_problem(metadata)) is not None:
-        raise InvalidMetadata(f"metadata: {problem}")
+    check_metadata(metadata)
     document = _document(session, tenant, document_id)
     if metadata is not None:
         document.metadata_ = dict(metadata)

@@ -36,7 +36,7 @@ from ingest.errors import InvalidMetadata
 from ingest.sniff import sniff
 from ingest.storable import json_problem, storable_text
 from ingest.store import Counted
-from ingest.types import Limits
+from ingest.types import Limits, Sniffed
 from pipelines.errors import DocumentNotFound, JobNotFound, JobWaitTimeout, PipelineError
 from pipelines.ingestion.job_table import Job
 from pipelines.ingestion.wakeup import announce
@@ -65,6 +65,22 @@ class Submission:
     job: Job | None
     created: bool
     outcome: UploadOutcome = "created"
+
+
+def check_metadata(metadata: dict[str, Any] | None) -> None:
+    """`InvalidMetadata` (422) for metadata that could not be stored and served back whole
+    (None: none given, nothing to check)."""
+    if metadata is not None and (problem := json_problem(metadata)) is not None:
+        raise InvalidMetadata(f"metadata: {problem}")
+
+
+def check_upload(data: bytes, filename: str, metadata: dict[str, Any] | None,
+                 limits: Limits) -> tuple[Sniffed, str, str]:
+    """An upload checked before anything is stored: what its bytes are (`IngestError` 4xx
+    when empty, unsupported or too large), its file name made storable, and its SHA-256."""
+    check_metadata(metadata)
+    sniffed = sniff(data, filename, limits)
+    return sniffed, storable_text(filename), hashlib.sha256(data).hexdigest()
 
 
 def new_job(
@@ -134,11 +150,7 @@ def submit_document(
     is made storable (`ingest.storable`): a local file may be named with any characters. Metadata
     that could not be stored and served back whole raises `InvalidMetadata` (422). Commits.
     """
-    if (problem := json_problem(metadata)) is not None:
-        raise InvalidMetadata(f"metadata: {problem}")
-    sniffed = sniff(data, filename, limits)
-    filename = storable_text(filename)
-    digest = hashlib.sha256(data).hexdigest()
+    sniffed, filename, digest = check_upload(data, filename, metadata, limits)
     for _ in range(3):
         existing = store.find_by_sha256(
             session, tenant=tenant, collection=collection, sha256=digest

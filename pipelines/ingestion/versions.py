@@ -18,7 +18,6 @@ document failed, which re-queues it as an identical upload would.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import datetime
 from typing import Any
@@ -31,9 +30,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from core import Base
 from ingest import store
 from ingest.corpus import Document
-from ingest.errors import IngestError, InvalidMetadata
-from ingest.sniff import sniff
-from ingest.storable import json_problem, storable_text
+from ingest.errors import IngestError
 from ingest.types import Limits
 from ingest.versions import Contents, replace_contents
 from pipelines.errors import DocumentNotFound, PipelineError
@@ -93,11 +90,7 @@ def submit_version(
     `metadata`, when given, replaces the document's with the new version. The bytes are
     checked like an upload's before anything is stored.
     """
-    if metadata is not None and (problem := json_problem(metadata)) is not None:
-        raise InvalidMetadata(f"metadata: {problem}")
-    sniffed = sniff(data, filename, limits)
-    filename = storable_text(filename)
-    digest = hashlib.sha256(data).hexdigest()
+    sniffed, filename, digest = jobs.check_upload(data, filename, metadata, limits)
     document = store.get_document(session, tenant=tenant, document_id=document_id,
                                   for_update=True)
     if document is None:
