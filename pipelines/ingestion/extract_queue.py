@@ -84,8 +84,8 @@ def submit_extract_job(session: Session, *, tenant: str, request: dict[str, Any]
     session.flush()
     session.add(ExtractJobPayload(job_id=job.id, request=request, results=[]))
     announce(session)
+    session.refresh(job)  # before the commit: a woken worker may claim it the moment after
     session.commit()
-    session.refresh(job)
     return job
 
 

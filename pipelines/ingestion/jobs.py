@@ -108,11 +108,15 @@ def new_job(
 def committed(
     session: Session, document: Document, job: Job | None, outcome: UploadOutcome
 ) -> Submission:
-    """Commit, then load server-side defaults so the rows read fine after the session ends."""
-    session.commit()
+    """Load server-side defaults so the rows read fine after the session ends, then commit.
+
+    The rows are read inside the transaction, as it wrote them: after the commit a worker the
+    notification woke may already have claimed the job, and the answer must show it queued.
+    """
     session.refresh(document)
     if job is not None:
         session.refresh(job)
+    session.commit()
     return Submission(document=document, job=job, created=job is not None, outcome=outcome)
 
 

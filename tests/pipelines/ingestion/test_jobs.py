@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.engine import make_engine, session_factory
@@ -20,6 +20,7 @@ from ingest.types import Limits, Sniffed
 from pipelines import ingestion
 from pipelines.errors import DocumentNotFound, JobNotFound, JobWaitTimeout
 from pipelines.ingestion import Job
+from pipelines.ingestion import queue as job_queue
 from tests.support.database import DatabaseFactory
 
 NOTE = (Path(__file__).parents[3] / "samples" / "note.md").read_bytes()
@@ -242,3 +243,39 @@ def test_wait_for_job_reports_changes_and_times_out(sessions: sessionmaker[Sessi
         ingestion.wait_for_job(sessions, tenant="other", job_id=sub.job.id, timeout_s=1)
     with pytest.raises(JobNotFound):
         ingestion.wait_for_job(sessions, tenant="acme", job_id=uuid.uuid4(), timeout_s=1)
+
+
+def _claimed_at_commit(session: Session, sessions: sessionmaker[Session]) -> list[str]:
+    """Make each commit of `session` be followed at once by a worker claiming every queued job
+    (what a worker woken by the commit's notification may do before the submitter reads)."""
+    claimed: list[str] = []
+
+    def claim(_: Session) -> None:
+        with sessions() as other:
+            while job := job_queue.claim(other, worker_id="quick", lease_seconds=30):
+                claimed.append(str(job.id))
+            while extraction := ingestion.claim_extract(other, worker_id="quick",
+                                                        lease_seconds=30):
+                claimed.append(str(extraction.job.id))
+
+    event.listen(session, "after_commit", claim)
+    return claimed
+
+
+def test_a_new_document_reads_queued_though_a_worker_claims_it_at_once(
+        sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        claimed = _claimed_at_commit(session, sessions)
+        sub = _submit(session)
+    assert sub.job is not None and claimed == [str(sub.job.id)]
+    assert sub.job.status == "queued" and sub.job.worker_id is None
+
+
+def test_a_new_extraction_job_reads_queued_though_a_worker_claims_it_at_once(
+        sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        claimed = _claimed_at_commit(session, sessions)
+        job = ingestion.submit_extract_job(session, tenant="acme", request={"schema": "x"},
+                                           total=1)
+    assert claimed == [str(job.id)]
+    assert job.status == "queued" and job.worker_id is None
