@@ -77,11 +77,16 @@ def bench_database(database: str) -> Iterator[str]:
         server.close()
 
 
-def load_embedder(runtime: str = "torch", threads: int | None = None) -> Embedder:
+def load_embedder(runtime: str | None = None, threads: int | None = None) -> Embedder:
     """The real embedder (bundled offline all-MiniLM-L6-v2; the hub is never contacted) on
-    `runtime`: torch, or its ONNX export ("onnx", "onnx-int8") cached in the bench data dir."""
+    `runtime`: torch, or its ONNX export ("onnx", "onnx-int8") cached in the bench data dir;
+    None: the runtime a server started now would use (`LECTERN_EMBEDDING_RUNTIME` or the
+    default), so a benchmark's own timings match its server child's."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from app.settings_embedding import EmbeddingRuntimeSettings
     from ingest.embedding import SentenceTransformerEmbedder, default_model_path
+
+    runtime = runtime or EmbeddingRuntimeSettings().runtime
 
     if runtime == "torch":
         return SentenceTransformerEmbedder(default_model_path(), threads=threads)

@@ -3,14 +3,15 @@ agree with torch, are exported once under a lock, and a corpus refuses vectors o
 incompatible runtime at start-up (real PostgreSQL, the real model).
 
 The exports are cached in one directory shared by every test run on the machine
-(`/tmp/lectern-test-embedding-cache`), so only the first run pays for them.
+(`LECTERN_EMBEDDING_CACHE_DIR`, which tests/conftest.py sets to
+`/tmp/lectern-test-embedding-cache`), so only the first run pays for them.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import tempfile
+import os
 import threading
 import uuid
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from tests.ingest.test_embedding import load_real_embedder
 from tests.support.database import DatabaseFactory
 from tests.support.fake_embedder import HashEmbedder
 
-CACHE = Path(tempfile.gettempdir()) / "lectern-test-embedding-cache"
+CACHE = Path(os.environ["LECTERN_EMBEDDING_CACHE_DIR"])  # set by tests/conftest.py
 TEXTS = [
     "Metformin lowers hepatic glucose production in type 2 diabetes.",
     "  Leading and trailing spaces survive tokenisation.  ",
