@@ -16,7 +16,7 @@ from app.deps import ContainerDep
 from pipelines.chat import Gateway
 
 
-def get_gateway(request: Request, container: ContainerDep) -> Gateway:
+async def get_gateway(request: Request, container: ContainerDep) -> Gateway:
     """The app's gateway over `container.llm_router`."""
     gateway = getattr(request.app.state, "chat_gateway", None)
     if not isinstance(gateway, Gateway) or gateway.base is not container.llm_router:
