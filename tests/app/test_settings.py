@@ -111,4 +111,4 @@ def test_override_replaces_the_given_fields_and_skips_unset_options() -> None:
     changed = override(base, web={"port": 9100, "workers": None}, workers={"concurrency": 3})
     assert (changed.web.host, changed.web.port, changed.web.workers) == ("10.0.0.1", 9100, 1)
     assert changed.workers.concurrency == 3
-    assert (base.web.port, base.workers.concurrency) == (8100, 1)
+    assert (base.web.port, base.workers.concurrency) == (8100, 2)

@@ -45,7 +45,7 @@ STARTUP_S = 300.0  # four processes load the embedding model at once on 2 busy c
 # seen at load average 12; under a minute on an idle machine)
 CODEWORDS = ("heron", "walnut", "cobalt", "saffron", "glacier", "juniper", "quartz", "tundra")
 DOCUMENTS = len(CODEWORDS)
-WORKER_READY = "started 1 ingestion worker thread(s)"
+WORKER_READY = "ingestion worker thread(s)"  # "started 2 …" at the default concurrency
 
 
 @dataclass
@@ -195,7 +195,8 @@ def test_two_apis_and_two_workers_share_one_postgres(topology: Topology) -> None
 
     # Exactly once: one attempt each, by one of the two worker processes, one chunk each.
     host = socket.gethostname()
-    worker_ids = {f"{host}:{w.process.pid}:worker-0": w.name for w in topology.workers}
+    worker_ids = {f"{host}:{w.process.pid}:worker-{thread}": w.name
+                  for w in topology.workers for thread in range(2)}  # a process's 2 threads
     rows = admin_sql(topology.database_url,
                      "SELECT j.id::text, j.status, j.attempts, j.worker_id, "
                      "array_agg(c.ordinal ORDER BY c.ordinal), min(c.text) "

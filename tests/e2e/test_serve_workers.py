@@ -128,7 +128,7 @@ def test_two_workers_serve_share_metrics_and_stop_on_sigterm(served: Served) -> 
     assert served.process.returncode == 0, output
     _, alive = psutil.wait_procs(workers, timeout=10)
     assert not alive, f"workers still running after the parent exited: {alive}"
-    assert output.count("started 1 ingestion worker thread(s)") == 1, output
+    assert output.count("started 2 ingestion worker thread(s)") == 1, output
     assert "stopping in-process workers" in output
     assert output.count("container closed") == 3, output  # two workers and the parent
     directory = re.search(r"aggregated in (\S+)", output)
