@@ -24,7 +24,8 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import anyio
-from sse_starlette import EventSourceResponse, JSONServerSentEvent, ServerSentEvent
+import orjson
+from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.types import Receive, Scope, Send
 
 from core import LecternError
@@ -35,9 +36,29 @@ CLOSE_TIMEOUT_S = 10.0
 """How long closing upstream (booking the cancelled call, closing the provider socket) may take."""
 
 
+class JsonEvent(ServerSentEvent):
+    """An SSE event whose data is one line of compact JSON, encoded once by orjson.
+
+    Every token of a stream is one event, so this is on the per-token path: sse-starlette's
+    `JSONServerSentEvent` encodes with the standard `json` module and frames through a
+    `StringIO` and a line-splitting regex; JSON has no raw line breaks, so one `data:` line
+    is the whole frame (`python -m bench.gateway_overhead`: the per-token figures).
+    """
+
+    def __init__(self, data: Any, *, event: str | None = None, sep: str | None = None) -> None:
+        super().__init__(orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode(),
+                         event=event, sep=sep)
+
+    def encode(self) -> bytes:
+        """The event's bytes on the wire: `event:` (when named) and one `data:` line."""
+        sep = self._sep
+        head = "" if self.event is None else f"event: {self.event}{sep}"
+        return f"{head}data: {self.data}{sep}{sep}".encode()
+
+
 def sse_event(name: str, data: Any) -> ServerSentEvent:
     """One SSE event with compact JSON data."""
-    return JSONServerSentEvent(data, event=name)
+    return JsonEvent(data, event=name)
 
 
 def error_event(code: str, message: str, details: dict[str, Any] | None = None) -> ServerSentEvent:

@@ -269,7 +269,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 for p in (port, long_port))
             key = create_key(url)
             gateway = openai.OpenAI(base_url=f"{lectern_url}/v1", api_key=key, max_retries=0)
-            long_rounds = max(10, args.rounds * args.tokens // args.long_tokens)
+            long_rounds = max(40, args.rounds * args.tokens // args.long_tokens)
             for name, call, to, rounds in (
                     ("whole", whole, direct, args.rounds),
                     ("stream", streamed, direct, args.rounds),

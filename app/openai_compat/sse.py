@@ -18,10 +18,11 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Protocol
 
 import anyio
-from sse_starlette import EventSourceResponse, JSONServerSentEvent, ServerSentEvent
+from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.types import Receive, Scope, Send
 
 from app.openai_compat.errors import openai_error
+from app.sse import JsonEvent
 from core import LecternError
 
 log = logging.getLogger("lectern.openai")
@@ -49,12 +50,12 @@ async def openai_sse(chunks: AsyncIterator[dict[str, Any]], owner: Closable
     try:
         try:
             async for chunk in chunks:
-                yield JSONServerSentEvent(chunk, sep=SEP)
+                yield JsonEvent(chunk, sep=SEP)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             log.exception("OpenAI-compatible stream failed")
-            yield JSONServerSentEvent(error_chunk(exc), sep=SEP)
+            yield JsonEvent(error_chunk(exc), sep=SEP)
         yield ServerSentEvent(DONE, sep=SEP)
     finally:
         await close(owner)

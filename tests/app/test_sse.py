@@ -10,9 +10,9 @@ from collections.abc import AsyncGenerator, MutableMapping
 from typing import Any
 
 import pytest
-from sse_starlette import ServerSentEvent
+from sse_starlette import JSONServerSentEvent, ServerSentEvent
 
-from app.sse import AnswerEventSource, answer_sse
+from app.sse import AnswerEventSource, JsonEvent, answer_sse
 from pipelines.answer import (
     AnswerError,
     AnswerEvent,
@@ -191,3 +191,16 @@ async def test_the_answer_response_closes_the_model_stream_when_its_body_never_s
         await response({"type": "http", "method": "POST", "headers": []}, receive, send)
 
     assert model_closed == [True] and not relay.closed  # relay never ran: nothing to close
+
+
+@pytest.mark.parametrize("data", [
+    {"text": "Grüße — \u2028 \n \"quoted\" \\ 😀", "n": [1, 2.5, None, True]},
+    {"id": "chatcmpl-1", "choices": [{"delta": {"content": " word7"}, "finish_reason": None}]},
+    "a plain string", 42,
+])
+@pytest.mark.parametrize(("event", "sep"), [("token", None), (None, "\n")])
+def test_a_json_event_is_framed_as_sse_starlettes_own(data: Any, event: str | None,
+                                                      sep: str | None) -> None:
+    ours = JsonEvent(data, event=event, sep=sep).encode()
+    assert ours == JSONServerSentEvent(data, event=event, sep=sep).encode()
+    assert json.loads(ours.decode().split("data: ", 1)[1]) == data
