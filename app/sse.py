@@ -46,14 +46,14 @@ class JsonEvent(ServerSentEvent):
     """
 
     def __init__(self, data: Any, *, event: str | None = None, sep: str | None = None) -> None:
-        super().__init__(orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode(),
-                         event=event, sep=sep)
+        self._json = orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
+        super().__init__(self._json.decode(), event=event, sep=sep)
 
     def encode(self) -> bytes:
         """The event's bytes on the wire: `event:` (when named) and one `data:` line."""
-        sep = self._sep
-        head = "" if self.event is None else f"event: {self.event}{sep}"
-        return f"{head}data: {self.data}{sep}{sep}".encode()
+        sep = self._sep.encode()
+        head = b"" if self.event is None else b"event: " + self.event.encode() + sep
+        return head + b"data: " + self._json + sep + sep
 
 
 def sse_event(name: str, data: Any) -> ServerSentEvent:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -27,9 +26,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bench.common import bench_database, load_embedder, write_results
 from bench.documents import synthetic_report
-from bench.ingest_runs import purge, raw_embed
+from bench.ingest_runs import TENANT, purge, raw_embed
 from bench.machine import load_line, machine_load
-from bench.timing import CpuMeter, percentile, timed
+from bench.timing import CpuMeter, ratio_summary, timed
 from ingest.embedding import Embedder
 from ingest.pipeline import IngestContext
 from ingest.types import Chunk, Limits
@@ -37,7 +36,6 @@ from pipelines import ingestion
 from pipelines.ingestion import WorkerPool, start_inprocess_workers
 
 DATABASE = "lectern_bench_ingest_folder"
-TENANT = "bench-ingest"  # the tenant `purge` clears
 
 
 def ingest_folder(sessions: sessionmaker[Session], ctx: IngestContext,
@@ -84,19 +82,15 @@ def raw_folder(embedder: Embedder, chunks: Sequence[Sequence[Chunk]], batch: int
     return sum(r.wall for r in runs), sum(r.cpu for r in runs)
 
 
-def spread(values: Sequence[float]) -> dict[str, float]:
-    """Median and range, rounded."""
-    return {"median": round(percentile(values, 50), 3), "min": round(min(values), 3),
-            "max": round(max(values), 3), "rounds": len(values)}
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """The interleaved rounds: the results payload."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     print(f"bench.ingest_folder: {args.documents} documents of {args.pages} pages, "
           f"{args.rounds} rounds; {load_line()}", flush=True)
+    load_start = machine_load()
     documents = [synthetic_report(args.pages, seed=1000 + n)[0] for n in range(args.documents)]
     embedder = load_embedder()
+    runtime = getattr(embedder, "runtime", "torch")
     raw_torch = load_embedder("torch")
     ctx = IngestContext(embedder=embedder, limits=Limits(), ocr=None)
     meter = CpuMeter()
@@ -124,20 +118,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         engine.dispose()
     count = sum(len(c) for c in chunks)
     ratios = {
-        "2 threads ÷ 1 thread (throughput)": spread(
+        "2 threads ÷ 1 thread (throughput)": ratio_summary(
             [a / b for a, b in zip(walls["1 thread"], walls["2 threads"], strict=True)]),
-        "1 thread ÷ raw torch": spread(
+        "1 thread ÷ raw torch": ratio_summary(
             [r / p for p, r in zip(walls["1 thread"], walls["raw torch"], strict=True)]),
-        "2 threads ÷ raw torch": spread(
+        "2 threads ÷ raw torch": ratio_summary(
             [r / p for p, r in zip(walls["2 threads"], walls["raw torch"], strict=True)]),
     }
     for name, figure in ratios.items():
         print(f"  {name}: {figure['median']}× (rounds {figure['min']}–{figure['max']})")
-    print(f"{args.documents} documents, {count} chunks; runtime "
-          f"{getattr(embedder, 'runtime', 'torch')}; {load_line()}")
-    return {"config": vars(args), "chunks": count, "load_start": machine_load(),
-            "runtime": getattr(embedder, "runtime", "torch"),
-            "wall_s": walls, "cpu_s": cpus, "ratios": ratios, "finished": time.time()}
+    print(f"{args.documents} documents, {count} chunks; runtime {runtime}; {load_line()}")
+    return {"config": vars(args), "chunks": count, "load_start": load_start,
+            "load_end": machine_load(),
+            "runtime": runtime, "wall_s": walls, "cpu_s": cpus, "ratios": ratios}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
